@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <yaml.h>
+
+#include "error.h"
+#include "model.h"
+
+/*
+ * The policy parser (libyaml document API).  Strict: unknown keys, wrong
+ * types (a list where a mapping belongs, a mapping where a scalar belongs),
+ * bad amounts (non-numeric, negative, overflowing), a share outside 0..10000,
+ * a percentage over 100 %, duplicate keys: each is an error naming
+ * file:line:column and the dotted key ("vms.web.cpu.reserve").
+ *
+ * Range checks that need capacities (limit below reserve, admission control)
+ * belong to policy_validate().
+ *
+ * All return 0 and fill *ret (which must be policy_init()ed and is merged
+ * into: fields set by this document replace those already there), or a
+ * negative errno with err filled and *ret unchanged.
+ */
+
+/* Parse `len` bytes of YAML text; `file` names it in errors ("<stdin>"). */
+int policy_parse_string(const char *text, size_t len, const char *file, Policy *ret, PolicyError *err);
+
+/* Read and parse a file. -ENOENT etc. are reported as "file: cannot read: ...". */
+int policy_parse_file(const char *path, Policy *ret, PolicyError *err);
+
+/* Parse the mapping `node` of an already loaded document (used by scenario
+ * files that embed a policy under a key).  `key_prefix` is prepended to
+ * dotted keys in errors ("policy."), may be "". */
+int policy_parse_node(yaml_document_t *doc, yaml_node_t *node, const char *file, const char *key_prefix,
+                      Policy *ret, PolicyError *err);
+
+/*
+ * Base policy plus overlays: parse `base_path`, then every "*.yaml" file of
+ * `override_dir` in lexical order (the directory may be missing or NULL),
+ * merging each over the result.  Errors name the file they came from.
+ */
+int policy_load(const char *base_path, const char *override_dir, Policy *ret, PolicyError *err);

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+
+/*
+ * Validation: turns a merged Policy into numbers the scheduler core uses,
+ * checking everything that needs capacities.  Shared by the daemon, the
+ * simulator, the tests and `schedctl validate`.
+ *
+ * Checks (each error names file:line:column and the dotted key, or for
+ * admission control the resource, the total and the VMs):
+ *   - a percentage needs a capacity (io percent on a device without that
+ *     direction declared; net percent without interfaces);
+ *   - reserve <= capacity, limit <= capacity, reserve <= limit;
+ *   - an io device a VM names must be declared in host.devices;
+ *   - memory: reserve <= limit;
+ *   - admission control: for CPU, each device direction, net egress and
+ *     memory, the sum of reservations must fit in the capacity:
+ *       "admission: cpu reservations total 2.4 CPUs (120%) over the host's 2 CPUs: web 2, db 0.4"
+ *   - two VMs may not name the same cgroup.
+ */
+
+/* Facts about the machine, for "auto" capacities (passed in: validation is pure). */
+typedef struct HostFacts {
+        uint64_t cpus_ucpu;    /* online CPUs, in micro-CPUs */
+        uint64_t memory_bytes; /* physical memory */
+} HostFacts;
+
+/* One token-bucket resource of one VM, resolved to rates.  "Rate" units:
+ * CPU micro-CPUs (= CPU-usec per second), I/O bytes/s or ops/s, net bytes/s.
+ * Burst in tokens (CPU-usec, bytes, ops). */
+typedef struct ResolvedResource {
+        bool configured;     /* the policy names this resource for this VM */
+        uint64_t reserve;    /* rate, 0 if none */
+        uint64_t limit;      /* rate, == capacity if none */
+        uint64_t burst;      /* tokens, 0 = no bucket */
+        uint32_t share;      /* 0..10000, 1 if not given */
+} ResolvedResource;
+
+typedef struct ResolvedDevice {
+        const char *name;              /* points into the Policy */
+        uint64_t cap[4];               /* per IoDir: bytes/s or ops/s, 0 if not declared */
+} ResolvedDevice;
+
+typedef struct ResolvedVm {
+        const char *name;    /* points into the Policy */
+        const char *cgroup;  /* relative to the cgroup root; NULL: the VM's name */
+        bool create;
+        const char *net_interface; /* NULL if none */
+        ResolvedResource cpu;
+        ResolvedResource *io; /* n_devices * 4, index [dev * 4 + dir]; configured only where named */
+        ResolvedResource net; /* egress */
+        uint64_t mem_min;    /* bytes, 0 if none */
+        uint64_t mem_max;    /* bytes, 0 if none ("max") */
+} ResolvedVm;
+
+typedef struct ResolvedPolicy {
+        uint64_t cpu_capacity;    /* micro-CPUs */
+        uint64_t memory_capacity; /* bytes */
+        uint64_t net_capacity;    /* bytes per second: sum of host.interfaces egress, 0 if none */
+        ResolvedDevice *devices;
+        size_t n_devices;
+        ResolvedVm *vms;
+        size_t n_vms;
+} ResolvedPolicy;
+
+/* 0 and *ret filled (free with resolved_policy_done()), or a negative errno
+ * with err filled and *ret untouched.  The Policy must outlive *ret. */
+int policy_validate(const Policy *p, const HostFacts *facts, ResolvedPolicy *ret, PolicyError *err);
+void resolved_policy_done(ResolvedPolicy *r);
+
+/* One line for `schedctl validate`: "3 VMs; cpu reserved 60% of 2 CPUs; ..." */
+int resolved_policy_summary(const ResolvedPolicy *r, char *buf, size_t buf_size);
