@@ -27,11 +27,14 @@ LDLIBS  := $(PKG_LIBS) -lm
 CORE_SRC := $(wildcard policy/*.c) schedd/bucket.c schedd/alloc.c schedd/sched.c
 # The simulated host behind schedsim.
 SIM_SRC  := $(wildcard tools/sim/*.c)
+# The daemon's I/O side (config, cgroup files, event loop); schedd.c holds main().
+DAEMON_SRC := $(filter-out schedd/schedd.c $(CORE_SRC),$(wildcard schedd/*.c))
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 
-TOOLS := $(BUILD)/schedsim $(BUILD)/schedctl $(BUILD)/bench-core
+TOOLS := $(BUILD)/schedd $(BUILD)/schedsim $(BUILD)/schedctl $(BUILD)/bench-core
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test-*.c))
 
 .PHONY: all deps check check-unit check-asan check-scenarios bench demo clean format
@@ -49,6 +52,12 @@ $(BUILD)/libcore.a: $(CORE_OBJ)
 $(BUILD)/libsim.a: $(SIM_OBJ)
 	$(AR) rcs $@ $^
 
+$(BUILD)/libdaemon.a: $(DAEMON_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/schedd: $(BUILD)/schedd/schedd.o $(BUILD)/libdaemon.a $(BUILD)/libcore.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 $(BUILD)/schedsim: $(BUILD)/tools/schedsim.o $(BUILD)/libsim.a $(BUILD)/libcore.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -62,7 +71,7 @@ $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libsim.a $(BUILD)/libcore.a
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libdaemon.a $(BUILD)/libsim.a $(BUILD)/libcore.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(TEST_LIBS)
 
 deps:

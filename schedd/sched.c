@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "sched.h"
+
+/* A VM that used at least this fraction of the rate it was allowed is taken
+ * to want more: measured use of a saturated VM falls a little short of its
+ * rate (tick jitter, the kernel's own granularity), so the test cannot be
+ * "used all of it". */
+#define SATURATION 0.90
+
+/* A VM that did not use what it was allowed is estimated to want what it
+ * used, and is allowed that plus this much, so that it can grow by a
+ * quarter per tick before it is seen as saturated.  The headroom is not
+ * taken from anyone's allocation (rates may add up to a little over the
+ * capacity while a VM grows), so the allocation stays work-conserving. */
+#define DEMAND_HEADROOM 0.25
+
+/* Every VM is allowed at least this fraction of the capacity (or its
+ * reservation, if larger), so that an idle VM that wakes up can run at once
+ * and be seen to want more on the next tick (the weight of an idle cgroup
+ * costs the others nothing). */
+#define MIN_RATE_FRACTION 0.005
+
+/* A released VM is held when its bucket runs dry and released again only
+ * when it has refilled to this fraction of its size: VServer's tokens_min,
+ * the hysteresis that keeps a VM at the edge from flapping every tick. */
+#define TOKENS_MIN_DIVISOR 4
+
+/* cpu.weight's range. */
+#define WEIGHT_MIN 1
+#define WEIGHT_MAX 10000
+
+struct SchedVmState {
+        bool used;
+        SchedParams params;
+        TokenBucket bucket;
+        SchedDecision decision;
+        double demand;           /* estimated, tokens per second; INFINITY = wants more */
+        double static_ent;       /* allocation if every VM wanted all it could get */
+        uint64_t transitions;
+        bool fresh;              /* added since the last tick */
+};
+
+struct Sched {
+        SchedMode mode;
+        uint64_t capacity;
+        uint64_t last_usec;
+        bool started;
+        bool static_dirty;
+        SchedVmState *vms;
+        size_t n_alloc;  /* allocated slots */
+        size_t n_slots;  /* one past the highest used slot */
+        /* Scratch for the allocation, one entry per slot. */
+        AllocItem *items;
+        AllocKey *keys;
+        AllocItem *sub;
+        double *x;
+        double *x2;
+};
+
+static double ceiling_of(const SchedParams *p) {
+        /* share 0: reservation-only, never more than the reservation. */
+        uint64_t c = p->share == 0 && p->reserve < p->limit ? p->reserve : p->limit;
+        return (double)c;
+}
+
+static bool params_valid(const Sched *s, const SchedParams *p) {
+        return p->share <= WEIGHT_MAX && p->reserve <= p->limit && p->limit <= s->capacity;
+}
+
+Sched *sched_new(SchedMode mode, uint64_t capacity) {
+        Sched *s = calloc(1, sizeof(*s));
+        if (!s)
+                return NULL;
+        s->mode = mode;
+        s->capacity = capacity;
+        s->static_dirty = true;
+        return s;
+}
+
+Sched *sched_free(Sched *s) {
+        if (!s)
+                return NULL;
+        free(s->vms);
+        free(s->items);
+        free(s->keys);
+        free(s->x);
+        free(s->sub);
+        free(s->x2);
+        free(s);
+        return NULL;
+}
+
+int sched_set_capacity(Sched *s, uint64_t capacity) {
+        for (size_t i = 0; i < s->n_slots; i++)
+                if (s->vms[i].used && s->vms[i].params.limit > capacity)
+                        return -EINVAL;
+        s->capacity = capacity;
+        s->static_dirty = true;
+        return 0;
+}
+
+static int grow(Sched *s) {
+        size_t n = s->n_alloc ? s->n_alloc * 2 : 16;
+        SchedVmState *vms = realloc(s->vms, n * sizeof(*vms));
+        if (!vms)
+                return -ENOMEM;
+        s->vms = vms;
+        memset(vms + s->n_alloc, 0, (n - s->n_alloc) * sizeof(*vms));
+
+        AllocItem *items = realloc(s->items, n * sizeof(*items));
+        if (!items)
+                return -ENOMEM;
+        s->items = items;
+        AllocKey *keys = realloc(s->keys, n * sizeof(*keys));
+        if (!keys)
+                return -ENOMEM;
+        s->keys = keys;
+        double *x = realloc(s->x, n * sizeof(*x));
+        if (!x)
+                return -ENOMEM;
+        s->x = x;
+        AllocItem *sub = realloc(s->sub, n * sizeof(*sub));
+        if (!sub)
+                return -ENOMEM;
+        s->sub = sub;
+        double *x2 = realloc(s->x2, n * sizeof(*x2));
+        if (!x2)
+                return -ENOMEM;
+        s->x2 = x2;
+
+        s->n_alloc = n;
+        return 0;
+}
+
+static void apply_params(SchedVmState *v, const SchedParams *p) {
+        bool was_enabled = bucket_enabled(&v->bucket);
+        v->params = *p;
+        bucket_resize(&v->bucket, p->burst);
+        if (!bucket_enabled(&v->bucket))
+                v->decision.held = false;
+        else if (!was_enabled)
+                /* A new bucket starts empty: held until it has earned tokens_min. */
+                v->decision.held = true;
+}
+
+int sched_add(Sched *s, const SchedParams *p) {
+        size_t slot;
+        int r;
+
+        if (!params_valid(s, p))
+                return -EINVAL;
+
+        for (slot = 0; slot < s->n_slots; slot++)
+                if (!s->vms[slot].used)
+                        break;
+        if (slot >= s->n_alloc) {
+                r = grow(s);
+                if (r < 0)
+                        return r;
+        }
+
+        SchedVmState *v = &s->vms[slot];
+        *v = (SchedVmState){ .used = true, .demand = INFINITY, .fresh = s->started };
+        bucket_init(&v->bucket, 0);
+        apply_params(v, p);
+        if (slot >= s->n_slots)
+                s->n_slots = slot + 1;
+        s->static_dirty = true;
+        return (int)slot;
+}
+
+int sched_update(Sched *s, int slot, const SchedParams *p) {
+        if (!sched_slot_used(s, slot))
+                return -ENOENT;
+        if (!params_valid(s, p))
+                return -EINVAL;
+        apply_params(&s->vms[slot], p);
+        s->static_dirty = true;
+        return 0;
+}
+
+int sched_remove(Sched *s, int slot) {
+        if (!sched_slot_used(s, slot))
+                return -ENOENT;
+        s->vms[slot].used = false;
+        while (s->n_slots > 0 && !s->vms[s->n_slots - 1].used)
+                s->n_slots--;
+        s->static_dirty = true;
+        return 0;
+}
+
+size_t sched_slots(const Sched *s) {
+        return s->n_slots;
+}
+
+bool sched_slot_used(const Sched *s, int slot) {
+        return slot >= 0 && (size_t)slot < s->n_slots && s->vms[slot].used;
+}
+
+const SchedDecision *sched_decision(const Sched *s, int slot) {
+        return sched_slot_used(s, slot) ? &s->vms[slot].decision : NULL;
+}
+
+const TokenBucket *sched_bucket(const Sched *s, int slot) {
+        return sched_slot_used(s, slot) ? &s->vms[slot].bucket : NULL;
+}
+
+uint64_t sched_transitions(const Sched *s, int slot) {
+        return sched_slot_used(s, slot) ? s->vms[slot].transitions : 0;
+}
+
+uint64_t sched_tokens_min(const Sched *s, int slot) {
+        if (!sched_slot_used(s, slot))
+                return 0;
+        uint64_t size = s->vms[slot].bucket.size;
+        return size ? (size + TOKENS_MIN_DIVISOR - 1) / TOKENS_MIN_DIVISOR : 0;
+}
+
+size_t sched_bytes_per_slot(void) {
+        return sizeof(SchedVmState) + 2 * sizeof(AllocItem) + sizeof(AllocKey) + 2 * sizeof(double);
+}
+
+uint64_t sched_cpu_max_quota_usec(const SchedDecision *d, uint64_t capacity, uint64_t period_usec) {
+        if (d->ceiling >= capacity)
+                return 0;
+        /* Round up: a quota a hair short of the ceiling would hold the VM
+         * below what it is promised. The kernel refuses quotas under 1 ms. */
+        unsigned __int128 q = ((unsigned __int128)d->ceiling * period_usec + USEC_PER_SEC - 1) / USEC_PER_SEC;
+        return q < 1000 ? 1000 : (uint64_t)q;
+}
+
+/* The allocation every VM would get if all wanted as much as they can:
+ * what a VM is entitled to however busy the others are.  Its bucket fills
+ * at least at this rate. */
+static void compute_static(Sched *s) {
+        for (size_t i = 0; i < s->n_slots; i++) {
+                SchedVmState *v = &s->vms[i];
+                double ceil = v->used ? ceiling_of(&v->params) : 0;
+                s->items[i] = (AllocItem){
+                        .floor = v->used ? fmin((double)v->params.reserve, ceil) : 0,
+                        .cap = ceil,
+                        .weight = v->used ? v->params.share : 0,
+                };
+        }
+        alloc_waterfill((double)s->capacity, s->items, s->n_slots, s->x, s->keys, NULL);
+        for (size_t i = 0; i < s->n_slots; i++)
+                s->vms[i].static_ent = s->x[i];
+        s->static_dirty = false;
+}
+
+/* Demand estimate from one tick's use.  `squeeze` (<= 1) is how much of
+ * its rate the kernel could give each VM when all that ran were competing:
+ * in weight mode rates are only proportions, and floors (reservations of
+ * VMs using less) can make them add up to more than the capacity. */
+static void estimate_demand(SchedVmState *v, const SchedUsage *u, double dt_sec, double squeeze) {
+        double used_rate = (double)u->used / dt_sec;
+        double allowed = (double)v->decision.rate * squeeze;
+
+        v->decision.wants_more = u->throttled || (used_rate > 0 && used_rate >= SATURATION * allowed);
+        v->demand = v->decision.wants_more ? INFINITY : used_rate;
+}
+
+/* Refill at the entitlement that held during the tick, drain by use, and
+ * move between held and released. */
+static void account_bucket(Sched *s, int slot, const SchedUsage *u, uint64_t dt_usec) {
+        SchedVmState *v = &s->vms[slot];
+
+        if (!bucket_enabled(&v->bucket))
+                return;
+
+        bucket_refill(&v->bucket, v->decision.entitlement, dt_usec);
+        BucketResult r = bucket_consume(&v->bucket, u->used, NULL);
+
+        if (!v->decision.held && (r == BUCKET_OVERCONSUMED || v->bucket.tokens == 0)) {
+                v->decision.held = true;
+                v->transitions++;
+        } else if (v->decision.held && v->bucket.tokens >= sched_tokens_min(s, slot))
+                v->decision.held = false;
+}
+
+/* Water-fills `capacity` over the slots whose bursting flag equals
+ * `bursting`, with caps from `caps` (or the pass-1 items), into s->x2. */
+static double fill_subset(Sched *s, bool bursting, double capacity) {
+        for (size_t i = 0; i < s->n_slots; i++) {
+                SchedVmState *v = &s->vms[i];
+                if (v->used && v->decision.bursting == bursting)
+                        s->sub[i] = s->items[i];
+                else
+                        s->sub[i] = (AllocItem){ 0 };
+        }
+        return alloc_waterfill(capacity, s->sub, s->n_slots, s->x2, s->keys, NULL);
+}
+
+static void allocate(Sched *s, double dt_sec) {
+        double cap = (double)s->capacity;
+        size_t n = s->n_slots;
+        bool any_burst = false;
+
+        /* Pass 1: the fair allocation for the estimated demands. */
+        for (size_t i = 0; i < n; i++) {
+                SchedVmState *v = &s->vms[i];
+                if (!v->used) {
+                        s->items[i] = (AllocItem){ 0 };
+                        continue;
+                }
+                double want = fmin(v->demand, ceiling_of(&v->params));
+                s->items[i] = (AllocItem){
+                        .floor = fmin(want, (double)v->params.reserve),
+                        .cap = want,
+                        .weight = v->params.share,
+                };
+        }
+        alloc_waterfill(cap, s->items, n, s->x, s->keys, NULL);
+
+        for (size_t i = 0; i < n; i++) {
+                SchedVmState *v = &s->vms[i];
+                if (!v->used)
+                        continue;
+                double ceil = ceiling_of(&v->params);
+                SchedDecision *d = &v->decision;
+                d->allocation = (uint64_t)llround(s->x[i]);
+                d->entitlement = (uint64_t)llround(fmin(fmax(s->x[i], v->static_ent), ceil));
+                d->ceiling = (uint64_t)ceil;
+                d->bursting = !d->held && bucket_enabled(&v->bucket) && v->bucket.tokens > 0 && d->wants_more &&
+                              s->x[i] < ceil;
+                any_burst = any_burst || d->bursting;
+        }
+
+        /* Pass 2: bursting VMs take from what the others get through shares,
+         * never from their reservations, and no faster than their tokens
+         * last for one more tick.  The bursting VMs divide what is left
+         * after the others' reservation floors; then the others divide
+         * what the bursts leave. */
+        if (any_burst) {
+                double others_floor = 0, burst_sum = 0;
+                for (size_t i = 0; i < n; i++) {
+                        SchedVmState *v = &s->vms[i];
+                        if (!v->used)
+                                continue;
+                        if (v->decision.bursting)
+                                s->items[i].cap = fmin(ceiling_of(&v->params),
+                                                       s->x[i] + (double)v->bucket.tokens / dt_sec);
+                        else
+                                others_floor += s->items[i].floor;
+                }
+                fill_subset(s, true, fmax(cap - others_floor, 0));
+                for (size_t i = 0; i < n; i++)
+                        if (s->vms[i].used && s->vms[i].decision.bursting) {
+                                s->x[i] = s->x2[i];
+                                burst_sum += s->x2[i];
+                        }
+                fill_subset(s, false, fmax(cap - burst_sum, 0));
+                for (size_t i = 0; i < n; i++)
+                        if (s->vms[i].used && !s->vms[i].decision.bursting)
+                                s->x[i] = s->x2[i];
+        }
+
+        /* The rate each VM may use now; at least its reservation and a
+         * little, so that a VM waking up is seen at once. */
+        double max_rate = 0;
+        for (size_t i = 0; i < n; i++) {
+                SchedVmState *v = &s->vms[i];
+                if (!v->used)
+                        continue;
+                double ceil = ceiling_of(&v->params);
+                double floor_rate = fmax((double)v->params.reserve, MIN_RATE_FRACTION * cap);
+                if (!isinf(v->demand))
+                        floor_rate = fmax(floor_rate, v->demand * (1 + DEMAND_HEADROOM));
+                floor_rate = fmin(ceil, floor_rate);
+                v->decision.rate = (uint64_t)llround(fmax(s->x[i], floor_rate));
+                max_rate = fmax(max_rate, (double)v->decision.rate);
+        }
+
+        /* Weights proportional to the rates, the largest at the top of
+         * cpu.weight's range for the finest resolution. */
+        for (size_t i = 0; i < n; i++) {
+                SchedVmState *v = &s->vms[i];
+                if (!v->used)
+                        continue;
+                double w = max_rate > 0 ? round((double)v->decision.rate * WEIGHT_MAX / max_rate) : WEIGHT_MIN;
+                v->decision.weight = (uint32_t)fmin(fmax(w, WEIGHT_MIN), WEIGHT_MAX);
+        }
+}
+
+int sched_tick(Sched *s, uint64_t now_usec, const SchedUsage *usage) {
+        if (s->started && now_usec < s->last_usec)
+                return -EINVAL;
+        if (s->static_dirty)
+                compute_static(s);
+
+        if (!s->started) {
+                /* Nothing measured yet: start every VM at its entitlement. */
+                s->started = true;
+                s->last_usec = now_usec;
+                for (size_t i = 0; i < s->n_slots; i++)
+                        s->vms[i].demand = INFINITY;
+                allocate(s, 1);
+                return 0;
+        }
+
+        uint64_t dt_usec = now_usec - s->last_usec;
+        if (dt_usec == 0)
+                return 0;
+        double dt_sec = (double)dt_usec / USEC_PER_SEC;
+        s->last_usec = now_usec;
+
+        double squeeze = 1;
+        if (s->mode == SCHED_MODE_WEIGHT) {
+                double active = 0;
+                for (size_t i = 0; i < s->n_slots; i++)
+                        if (s->vms[i].used && !s->vms[i].fresh && usage[i].used > 0)
+                                active += (double)s->vms[i].decision.rate;
+                if (active > (double)s->capacity)
+                        squeeze = (double)s->capacity / active;
+        }
+
+        for (size_t i = 0; i < s->n_slots; i++) {
+                SchedVmState *v = &s->vms[i];
+                if (!v->used)
+                        continue;
+                if (v->fresh) {
+                        /* Added since the last tick: its use covers less
+                         * than the tick, so judge it from the next one. */
+                        v->fresh = false;
+                        v->demand = INFINITY;
+                        continue;
+                }
+                estimate_demand(v, &usage[i], dt_sec, squeeze);
+                account_bucket(s, (int)i, &usage[i], dt_usec);
+        }
+
+        allocate(s, dt_sec);
+        return 0;
+}

@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * The scheduler core against two small model hosts, one per enforcement
+ * mode:
+ *   - weight mode: the kernel divides the capacity among runnable VMs by
+ *     cpu.weight, each at most its demand and its cpu.max ceiling;
+ *   - rate mode: each VM gets min(demand, rate), scaled down in proportion
+ *     when the device is oversubscribed.
+ * Demands are what each VM would use if nothing held it back.  The expected
+ * numbers are semantics.md's.
+ */
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+
+#include "schedd/alloc.h"
+#include "schedd/sched.h"
+
+#define MAXVM 8
+#define TICK_USEC 10000ULL
+#define CPU 1000000.0 /* one CPU in micro-CPUs */
+
+typedef struct Env {
+        Sched *s;
+        SchedMode mode;
+        double capacity;
+        int n;
+        int slot[MAXVM];
+        double demand[MAXVM]; /* tokens per second */
+        double got[MAXVM];    /* tokens used in the measured window */
+        double carry[MAXVM];  /* fractions of tokens not yet reported */
+        uint64_t now;
+        double window_sec;
+} Env;
+
+static void env_init(Env *e, SchedMode mode, double capacity) {
+        *e = (Env){ .mode = mode, .capacity = capacity, .now = 1000000 };
+        e->s = sched_new(mode, (uint64_t)capacity);
+        cr_assert_not_null(e->s);
+        cr_assert_eq(sched_tick(e->s, e->now, NULL), 0);
+}
+
+static int env_add(Env *e, double reserve, double limit, uint32_t share, double burst, double demand) {
+        SchedParams p = {
+                .reserve = (uint64_t)reserve,
+                .limit = limit > 0 ? (uint64_t)limit : (uint64_t)e->capacity,
+                .share = share,
+                .burst = (uint64_t)burst,
+        };
+        int i = e->n++;
+        e->slot[i] = sched_add(e->s, &p);
+        cr_assert_geq(e->slot[i], 0);
+        e->demand[i] = demand;
+        return i;
+}
+
+/* What the model host lets each VM use over one tick, per second. */
+static void host_step(Env *e, double *use) {
+        if (e->mode == SCHED_MODE_WEIGHT) {
+                AllocItem items[MAXVM];
+                AllocKey keys[MAXVM];
+                for (int i = 0; i < e->n; i++) {
+                        const SchedDecision *d = sched_decision(e->s, e->slot[i]);
+                        items[i] = (AllocItem){ 0, fmin(e->demand[i], (double)d->ceiling), d->weight };
+                }
+                alloc_waterfill(e->capacity, items, e->n, use, keys, NULL);
+        } else {
+                double sum = 0;
+                for (int i = 0; i < e->n; i++) {
+                        use[i] = fmin(e->demand[i], (double)sched_decision(e->s, e->slot[i])->rate);
+                        sum += use[i];
+                }
+                if (sum > e->capacity)
+                        for (int i = 0; i < e->n; i++)
+                                use[i] *= e->capacity / sum;
+        }
+}
+
+static void env_run(Env *e, double seconds, bool measure) {
+        int ticks = (int)llround(seconds * USEC_PER_SEC / TICK_USEC);
+        if (measure) {
+                for (int i = 0; i < e->n; i++)
+                        e->got[i] = 0;
+                e->window_sec = seconds;
+        }
+        for (int t = 0; t < ticks; t++) {
+                double use[MAXVM];
+                SchedUsage u[MAXVM * 2] = { 0 };
+                host_step(e, use);
+                for (int i = 0; i < e->n; i++) {
+                        const SchedDecision *d = sched_decision(e->s, e->slot[i]);
+                        double tokens = use[i] * TICK_USEC / USEC_PER_SEC + e->carry[i];
+                        uint64_t whole = (uint64_t)floor(tokens);
+                        e->carry[i] = tokens - (double)whole;
+                        u[e->slot[i]].used = whole;
+                        u[e->slot[i]].throttled = e->mode == SCHED_MODE_WEIGHT ? e->demand[i] > (double)d->ceiling
+                                                                               : e->demand[i] > (double)d->rate;
+                        if (measure)
+                                e->got[i] += (double)whole;
+                }
+                e->now += TICK_USEC;
+                cr_assert_eq(sched_tick(e->s, e->now, u), 0);
+        }
+}
+
+/* Fraction of the capacity VM i used over the measured window. */
+static double frac(const Env *e, int i) {
+        return e->got[i] / (e->capacity * e->window_sec);
+}
+
+#define assert_frac(e, i, want)                                                                                    \
+        cr_assert(fabs(frac(e, i) - (want)) <= 0.01, "VM %d got %.4f of the host, expected %.4f (mode %d)", i,     \
+                  frac(e, i), (double)(want), (e)->mode)
+
+static void env_done(Env *e) {
+        e->s = sched_free(e->s);
+}
+
+static const SchedMode modes[] = { SCHED_MODE_WEIGHT, SCHED_MODE_RATE };
+
+Test(sched, example_reserve_and_shares) {
+        for (size_t m = 0; m < 2; m++) {
+                Env e;
+                env_init(&e, modes[m], 2 * CPU);
+                env_add(&e, 1 * CPU, 0, 1, 0, 2 * CPU);
+                for (int i = 0; i < 4; i++)
+                        env_add(&e, 0, 0, 1, 0, 2 * CPU);
+                env_run(&e, 2, false);
+                env_run(&e, 5, true);
+                assert_frac(&e, 0, 0.60);
+                for (int i = 1; i < 5; i++)
+                        assert_frac(&e, i, 0.10);
+                env_done(&e);
+        }
+}
+
+Test(sched, example_reservation_only) {
+        for (size_t m = 0; m < 2; m++) {
+                Env e;
+                env_init(&e, modes[m], 2 * CPU);
+                env_add(&e, 1 * CPU, 0, 0, 0, 2 * CPU);
+                for (int i = 0; i < 4; i++)
+                        env_add(&e, 0, 0, 1, 0, 2 * CPU);
+                env_run(&e, 2, false);
+                env_run(&e, 5, true);
+                assert_frac(&e, 0, 0.50);
+                for (int i = 1; i < 5; i++)
+                        assert_frac(&e, i, 0.125);
+                env_done(&e);
+        }
+}
+
+Test(sched, example_idle_reservation) {
+        for (size_t m = 0; m < 2; m++) {
+                Env e;
+                env_init(&e, modes[m], 2 * CPU);
+                env_add(&e, 1 * CPU, 0, 1, 0, 0);
+                env_add(&e, 0, 0, 1, 0, 2 * CPU);
+                env_add(&e, 0, 0, 3, 0, 2 * CPU);
+                env_run(&e, 2, false);
+                env_run(&e, 5, true);
+                assert_frac(&e, 0, 0);
+                assert_frac(&e, 1, 0.25);
+                assert_frac(&e, 2, 0.75);
+                env_done(&e);
+        }
+}
+
+Test(sched, example_limit_alone) {
+        for (size_t m = 0; m < 2; m++) {
+                Env e;
+                env_init(&e, modes[m], 2 * CPU);
+                env_add(&e, 0, 0.5 * CPU, 1, 0, 2 * CPU);
+                env_run(&e, 1, false);
+                env_run(&e, 5, true);
+                assert_frac(&e, 0, 0.25);
+                env_done(&e);
+        }
+}
+
+Test(sched, example_reservation_only_small) {
+        for (size_t m = 0; m < 2; m++) {
+                Env e;
+                env_init(&e, modes[m], 2 * CPU);
+                env_add(&e, 0.4 * CPU, 0, 0, 0, 2 * CPU);
+                env_add(&e, 0, 0, 1, 0, 2 * CPU);
+                env_run(&e, 2, false);
+                env_run(&e, 5, true);
+                assert_frac(&e, 0, 0.20);
+                assert_frac(&e, 1, 0.80);
+                env_done(&e);
+        }
+}
+
+Test(sched, example_demand_bound) {
+        for (size_t m = 0; m < 2; m++) {
+                Env e;
+                env_init(&e, modes[m], 2 * CPU);
+                env_add(&e, 0, 0, 3, 0, 1 * CPU); /* one thread */
+                env_add(&e, 0, 0, 1, 0, 2 * CPU);
+                env_run(&e, 2, false);
+                env_run(&e, 5, true);
+                assert_frac(&e, 0, 0.50);
+                assert_frac(&e, 1, 0.50);
+                env_done(&e);
+        }
+}
+
+Test(sched, work_conservation_with_partial_demand) {
+        /* A wants 0.6 CPU with a 1 CPU reservation; B and C take the rest. */
+        for (size_t m = 0; m < 2; m++) {
+                Env e;
+                env_init(&e, modes[m], 2 * CPU);
+                env_add(&e, 1 * CPU, 0, 1, 0, 0.6 * CPU);
+                env_add(&e, 0, 0, 1, 0, 2 * CPU);
+                env_add(&e, 0, 0, 1, 0, 2 * CPU);
+                env_run(&e, 2, false);
+                env_run(&e, 5, true);
+                assert_frac(&e, 0, 0.30);
+                assert_frac(&e, 1, 0.35);
+                assert_frac(&e, 2, 0.35);
+                env_done(&e);
+        }
+}
+
+Test(sched, guarantee_wakes_up_within_ticks) {
+        /* A reserved 50 % idles, then turns busy next to a share-heavy VM. */
+        for (size_t m = 0; m < 2; m++) {
+                Env e;
+                env_init(&e, modes[m], 2 * CPU);
+                int a = env_add(&e, 1 * CPU, 0, 1, 0, 0);
+                env_add(&e, 0, 0, 10000, 0, 2 * CPU);
+                env_run(&e, 2, false);
+                e.demand[a] = 2 * CPU;
+                env_run(&e, 0.05, false); /* five ticks */
+                env_run(&e, 2, true);
+                cr_assert_geq(frac(&e, a), 0.49, "A got %.3f", frac(&e, a));
+                env_done(&e);
+        }
+}
+
+Test(sched, burst_after_idle_then_settles) {
+        for (size_t m = 0; m < 2; m++) {
+                Env e;
+                env_init(&e, modes[m], 2 * CPU);
+                double burst = 0.5 * CPU; /* 500 ms of CPU time */
+                int a = env_add(&e, 0, 0, 1, burst, 0);
+                int b = env_add(&e, 0, 0, 1, 0, 2 * CPU);
+                env_run(&e, 3, false); /* idle long enough to fill */
+                cr_assert_eq(sched_bucket(e.s, e.slot[a])->tokens, (uint64_t)burst);
+                cr_assert(!sched_decision(e.s, e.slot[a])->held);
+
+                e.demand[a] = 2 * CPU;
+                env_run(&e, 2, true);
+                /* Entitlement 1 CPU for 2 s, plus about the burst. */
+                double extra = e.got[a] - 1 * CPU * 2;
+                cr_assert(fabs(extra - burst) <= 0.05 * burst, "extra %.0f, burst %.0f (mode %d)", extra, burst,
+                          modes[m]);
+                cr_assert_eq(sched_transitions(e.s, e.slot[a]), 1);
+
+                env_run(&e, 3, true);
+                assert_frac(&e, a, 0.5);
+                assert_frac(&e, b, 0.5);
+                env_done(&e);
+        }
+}
+
+Test(sched, never_idle_never_bursts) {
+        for (size_t m = 0; m < 2; m++) {
+                Env e;
+                env_init(&e, modes[m], 2 * CPU);
+                int a = env_add(&e, 0, 0, 1, 0.5 * CPU, 2 * CPU);
+                env_add(&e, 0, 0, 1, 0, 2 * CPU);
+                env_run(&e, 10, true);
+                assert_frac(&e, a, 0.5);
+                cr_assert_leq(sched_transitions(e.s, e.slot[a]), 2);
+                env_done(&e);
+        }
+}
+
+Test(sched, hysteresis_bounds_transitions) {
+        /* A at the edge: it wants a little less than its entitlement on
+         * average, alternating above and below it. */
+        for (size_t m = 0; m < 2; m++) {
+                Env e;
+                env_init(&e, modes[m], 2 * CPU);
+                int a = env_add(&e, 0, 0, 1, 0.1 * CPU, 0.99 * CPU);
+                env_add(&e, 0, 0, 1, 0, 2 * CPU);
+                for (int k = 0; k < 100; k++) {
+                        e.demand[a] = k % 2 ? 1.2 * CPU : 0.78 * CPU;
+                        env_run(&e, 0.1, false);
+                }
+                uint64_t t = sched_transitions(e.s, e.slot[a]);
+                /* 10 s: at most 2 held/released cycles per second. */
+                cr_assert_leq(t, 20, "%llu transitions in 10 s", (unsigned long long)t);
+                env_done(&e);
+        }
+}
+
+Test(sched, update_keeps_tokens_clamped) {
+        Env e;
+        env_init(&e, SCHED_MODE_RATE, 1000);
+        int a = env_add(&e, 0, 0, 1, 500, 0);
+        env_run(&e, 2, false);
+        cr_assert_eq(sched_bucket(e.s, e.slot[a])->tokens, 500);
+        SchedParams p = { .reserve = 0, .limit = 1000, .share = 1, .burst = 200 };
+        cr_assert_eq(sched_update(e.s, e.slot[a], &p), 0);
+        cr_assert_eq(sched_bucket(e.s, e.slot[a])->tokens, 200);
+        p.burst = 800;
+        cr_assert_eq(sched_update(e.s, e.slot[a], &p), 0);
+        cr_assert_eq(sched_bucket(e.s, e.slot[a])->tokens, 200);
+        env_done(&e);
+}
+
+Test(sched, policy_change_takes_effect_within_ticks) {
+        for (size_t m = 0; m < 2; m++) {
+                Env e;
+                env_init(&e, modes[m], 2 * CPU);
+                int a = env_add(&e, 0, 0, 1, 0, 2 * CPU);
+                env_add(&e, 0, 0, 1, 0, 2 * CPU);
+                env_run(&e, 1, false);
+                SchedParams p = { .reserve = (uint64_t)(1.6 * CPU), .limit = 2 * CPU, .share = 1 };
+                cr_assert_eq(sched_update(e.s, e.slot[a], &p), 0);
+                env_run(&e, 0.05, false);
+                env_run(&e, 2, true);
+                assert_frac(&e, a, 0.9); /* 1.6 + 0.4/2 of 2 CPUs */
+                env_done(&e);
+        }
+}
+
+Test(sched, slots_add_remove_reuse) {
+        Sched *s = sched_new(SCHED_MODE_RATE, 100);
+        SchedParams p = { .limit = 100, .share = 1 };
+        int a = sched_add(s, &p), b = sched_add(s, &p);
+        cr_assert_eq(a, 0);
+        cr_assert_eq(b, 1);
+        cr_assert_eq(sched_slots(s), 2);
+        cr_assert_eq(sched_remove(s, b), 0);
+        cr_assert_eq(sched_slots(s), 1);
+        cr_assert_eq(sched_remove(s, b), -ENOENT);
+        cr_assert_eq(sched_add(s, &p), 1);
+        cr_assert_eq(sched_remove(s, a), 0);
+        cr_assert(!sched_slot_used(s, a));
+        cr_assert_null(sched_decision(s, a));
+        cr_assert_eq(sched_add(s, &p), 0);
+        for (int i = 0; i < 100; i++)
+                cr_assert_geq(sched_add(s, &p), 0);
+        cr_assert_eq(sched_slots(s), 102);
+        sched_free(s);
+}
+
+Test(sched, bad_params_and_time) {
+        Sched *s = sched_new(SCHED_MODE_WEIGHT, 100);
+        SchedParams p = { .reserve = 50, .limit = 40, .share = 1 };
+        cr_assert_eq(sched_add(s, &p), -EINVAL);
+        p = (SchedParams){ .limit = 101, .share = 1 };
+        cr_assert_eq(sched_add(s, &p), -EINVAL);
+        p = (SchedParams){ .limit = 100, .share = 10001 };
+        cr_assert_eq(sched_add(s, &p), -EINVAL);
+        p = (SchedParams){ .limit = 100, .share = 10000 };
+        int a = sched_add(s, &p);
+        cr_assert_geq(a, 0);
+        cr_assert_eq(sched_update(s, 7, &p), -ENOENT);
+        SchedUsage u[1] = { { 0 } };
+        cr_assert_eq(sched_tick(s, 1000, u), 0);
+        cr_assert_eq(sched_tick(s, 999, u), -EINVAL);
+        cr_assert_eq(sched_tick(s, 1000, u), 0);
+        cr_assert_eq(sched_set_capacity(s, 50), -EINVAL);
+        cr_assert_eq(sched_set_capacity(s, 200), 0);
+        sched_free(s);
+}
+
+Test(sched, zero_capacity_and_no_vms) {
+        Sched *s = sched_new(SCHED_MODE_RATE, 0);
+        cr_assert_eq(sched_tick(s, 0, NULL), 0);
+        cr_assert_eq(sched_tick(s, 10000, NULL), 0);
+        SchedParams p = { .limit = 0, .share = 1 };
+        int a = sched_add(s, &p);
+        SchedUsage u[1] = { { 0 } };
+        cr_assert_eq(sched_tick(s, 20000, u), 0);
+        cr_assert_eq(sched_tick(s, 30000, u), 0);
+        cr_assert_eq(sched_decision(s, a)->rate, 0);
+        sched_free(s);
+}
+
+Test(sched, cpu_max_quota) {
+        SchedDecision d = { .ceiling = 500000 };
+        cr_assert_eq(sched_cpu_max_quota_usec(&d, 2000000, 100000), 50000);
+        d.ceiling = 2000000;
+        cr_assert_eq(sched_cpu_max_quota_usec(&d, 2000000, 100000), 0);
+        d.ceiling = 1; /* rounds up to the kernel's 1 ms minimum */
+        cr_assert_eq(sched_cpu_max_quota_usec(&d, 2000000, 100000), 1000);
+        d.ceiling = 333333; /* a third of a CPU: rounded up, never short */
+        cr_assert_eq(sched_cpu_max_quota_usec(&d, 2000000, 100000), 33334);
+}
