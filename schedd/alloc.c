@@ -37,7 +37,8 @@ double alloc_waterfill(double capacity, const AllocItem *items, size_t n, double
                 scratch[k++] = (AllocKey){ (items[i].cap - items[i].floor) / items[i].weight, (uint32_t)i };
                 weights += items[i].weight;
         }
-        qsort(scratch, k, sizeof(*scratch), key_compare);
+        if (k > 1)
+                qsort(scratch, k, sizeof(*scratch), key_compare);
 
         double left = capacity - floors, level = 0;
         size_t j = 0;
