@@ -34,7 +34,7 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 
-TOOLS := $(BUILD)/schedd $(BUILD)/schedsim $(BUILD)/schedctl $(BUILD)/bench-core
+TOOLS := $(if $(wildcard schedd/schedd.c),$(BUILD)/schedd) $(BUILD)/schedsim $(BUILD)/schedctl $(BUILD)/bench-core
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test-*.c))
 
 .PHONY: all deps check check-unit check-asan check-scenarios bench demo clean format

@@ -32,6 +32,11 @@
  * the hysteresis that keeps a VM at the edge from flapping every tick. */
 #define TOKENS_MIN_DIVISOR 4
 
+/* How long a VM counts as wanting more after enforcement last held it
+ * back: one cpu.max period (the kernel's default 100 ms), the longest a
+ * VM at its ceiling can sit throttled without a new throttling event. */
+#define THROTTLE_MEMORY_USEC 100000ULL
+
 /* cpu.weight's range. */
 #define WEIGHT_MIN 1
 #define WEIGHT_MAX 10000
@@ -45,6 +50,7 @@ struct SchedVmState {
         double static_ent;       /* allocation if every VM wanted all it could get */
         uint64_t transitions;
         bool fresh;              /* added since the last tick */
+        uint64_t throttled_until_usec;
 };
 
 struct Sched {
@@ -255,15 +261,20 @@ static void compute_static(Sched *s) {
         s->static_dirty = false;
 }
 
-/* Demand estimate from one tick's use.  `squeeze` (<= 1) is how much of
- * its rate the kernel could give each VM when all that ran were competing:
- * in weight mode rates are only proportions, and floors (reservations of
- * VMs using less) can make them add up to more than the capacity. */
-static void estimate_demand(SchedVmState *v, const SchedUsage *u, double dt_sec, double squeeze) {
+/* Demand estimate from one tick's use.  `allowed` is the rate the VM
+ * could have had: its rate, or in weight mode its weighted part of the
+ * capacity among the VMs that ran, if that is less. */
+static void estimate_demand(SchedVmState *v, const SchedUsage *u, double dt_sec, double allowed, uint64_t now_usec) {
         double used_rate = (double)u->used / dt_sec;
-        double allowed = (double)v->decision.rate * squeeze;
 
-        v->decision.wants_more = u->throttled || (used_rate > 0 && used_rate >= SATURATION * allowed);
+        /* Held back by enforcement: it wants more, and keeps wanting more
+         * for a while after, because a VM throttled by cpu.max for a whole
+         * tick shows no use and no new throttling event in that tick. */
+        if (u->throttled)
+                v->throttled_until_usec = now_usec + THROTTLE_MEMORY_USEC;
+
+        v->decision.wants_more = now_usec < v->throttled_until_usec ||
+                                 (used_rate > 0 && used_rate >= SATURATION * allowed);
         v->demand = v->decision.wants_more ? INFINITY : used_rate;
 }
 
@@ -364,7 +375,6 @@ static void allocate(Sched *s, double dt_sec) {
 
         /* The rate each VM may use now; at least its reservation and a
          * little, so that a VM waking up is seen at once. */
-        double max_rate = 0;
         for (size_t i = 0; i < n; i++) {
                 SchedVmState *v = &s->vms[i];
                 if (!v->used)
@@ -375,16 +385,28 @@ static void allocate(Sched *s, double dt_sec) {
                         floor_rate = fmax(floor_rate, v->demand * (1 + DEMAND_HEADROOM));
                 floor_rate = fmin(ceil, floor_rate);
                 v->decision.rate = (uint64_t)llround(fmax(s->x[i], floor_rate));
-                max_rate = fmax(max_rate, (double)v->decision.rate);
         }
 
         /* Weights proportional to the rates, the largest at the top of
-         * cpu.weight's range for the finest resolution. */
+         * cpu.weight's range for the finest resolution.  A VM that does not
+         * use all it may weighs at least its static entitlement: the kernel
+         * gives a cgroup no more than it uses whatever its weight, and if it
+         * wakes up it gets its entitlement at once instead of a tick later. */
+        double max_basis = 0;
         for (size_t i = 0; i < n; i++) {
                 SchedVmState *v = &s->vms[i];
                 if (!v->used)
                         continue;
-                double w = max_rate > 0 ? round((double)v->decision.rate * WEIGHT_MAX / max_rate) : WEIGHT_MIN;
+                s->x2[i] = (double)v->decision.rate;
+                if (!v->decision.wants_more)
+                        s->x2[i] = fmax(s->x2[i], v->static_ent);
+                max_basis = fmax(max_basis, s->x2[i]);
+        }
+        for (size_t i = 0; i < n; i++) {
+                SchedVmState *v = &s->vms[i];
+                if (!v->used)
+                        continue;
+                double w = max_basis > 0 ? round(s->x2[i] * WEIGHT_MAX / max_basis) : WEIGHT_MIN;
                 v->decision.weight = (uint32_t)fmin(fmax(w, WEIGHT_MIN), WEIGHT_MAX);
         }
 }
@@ -411,15 +433,14 @@ int sched_tick(Sched *s, uint64_t now_usec, const SchedUsage *usage) {
         double dt_sec = (double)dt_usec / USEC_PER_SEC;
         s->last_usec = now_usec;
 
-        double squeeze = 1;
-        if (s->mode == SCHED_MODE_WEIGHT) {
-                double active = 0;
+        /* Weight mode: the kernel divides the capacity among the VMs that
+         * ran in proportion to their weights, so that is what each could
+         * have had. */
+        double active_weight = 0;
+        if (s->mode == SCHED_MODE_WEIGHT)
                 for (size_t i = 0; i < s->n_slots; i++)
                         if (s->vms[i].used && !s->vms[i].fresh && usage[i].used > 0)
-                                active += (double)s->vms[i].decision.rate;
-                if (active > (double)s->capacity)
-                        squeeze = (double)s->capacity / active;
-        }
+                                active_weight += s->vms[i].decision.weight;
 
         for (size_t i = 0; i < s->n_slots; i++) {
                 SchedVmState *v = &s->vms[i];
@@ -432,7 +453,10 @@ int sched_tick(Sched *s, uint64_t now_usec, const SchedUsage *usage) {
                         v->demand = INFINITY;
                         continue;
                 }
-                estimate_demand(v, &usage[i], dt_sec, squeeze);
+                double allowed = (double)v->decision.rate;
+                if (active_weight > 0)
+                        allowed = fmin(allowed, (double)s->capacity * v->decision.weight / active_weight);
+                estimate_demand(v, &usage[i], dt_sec, allowed, now_usec);
                 account_bucket(s, (int)i, &usage[i], dt_usec);
         }
 

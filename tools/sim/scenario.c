@@ -1,0 +1,825 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "policy/parse.h"
+#include "policy/units.h"
+#include "host.h"
+#include "scenario.h"
+
+static inline void freep(void *p) {
+        free(*(void **)p);
+}
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+
+/* Room for a dotted key such as "events[12].policy_file". */
+#define SCENARIO_KEY_MAX 256
+
+/* Threads one VM's load may name: more than any simulated host's CPUs is
+ * pointless, and the simulated host refuses more than this. */
+#define SCENARIO_THREADS_MAX SIMHOST_THREADS_MAX
+
+typedef struct Ctx {
+        yaml_document_t *doc;
+        Scenario *sc;
+        const char *dir; /* where policy_file paths are relative to */
+        PolicyError *err;
+} Ctx;
+
+static SourceLoc node_loc(const Ctx *c, const yaml_node_t *n) {
+        return (SourceLoc){
+                .file = c->sc->file,
+                .line = (unsigned)n->start_mark.line + 1,
+                .column = (unsigned)n->start_mark.column + 1,
+        };
+}
+
+static int fail(const Ctx *c, const yaml_node_t *n, const char *key, const char *what) {
+        SourceLoc loc = node_loc(c, n);
+
+        return policy_error(c->err, -EINVAL, &loc, key, "%s", what);
+}
+
+static const char *node_kind(const yaml_node_t *n) {
+        switch (n->type) {
+                case YAML_SCALAR_NODE:
+                        return "a scalar";
+                case YAML_SEQUENCE_NODE:
+                        return "a list";
+                case YAML_MAPPING_NODE:
+                        return "a mapping";
+                default:
+                        return "nothing";
+        }
+}
+
+static int expect_type(const Ctx *c, const yaml_node_t *n, const char *key, yaml_node_type_t type) {
+        const char *want = type == YAML_SCALAR_NODE ? "a scalar" : type == YAML_SEQUENCE_NODE ? "a list" : "a mapping";
+        SourceLoc loc;
+
+        if (n->type == type)
+                return 0;
+        loc = node_loc(c, n);
+        return policy_error(c->err, -EINVAL, &loc, key, "expected %s, got %s", want, node_kind(n));
+}
+
+static const char *scalar(const yaml_node_t *n) {
+        return (const char *)n->data.scalar.value;
+}
+
+/* "prefix.key" into buf (SCENARIO_KEY_MAX bytes); a key too long for a message is cut short. */
+static void key_join(char *buf, const char *prefix, const char *key) {
+        if (snprintf(buf, SCENARIO_KEY_MAX, "%s%s%s", prefix, *prefix ? "." : "", key) < 0)
+                buf[0] = '\0';
+}
+
+/*
+ * Checks that `n` is a mapping whose keys are scalars, each once, and (if
+ * `allowed` is not NULL) each one of `allowed` (NULL-terminated).
+ */
+static int map_check(const Ctx *c, const yaml_node_t *n, const char *key, const char *const *allowed) {
+        int r;
+
+        r = expect_type(c, n, key, YAML_MAPPING_NODE);
+        if (r < 0)
+                return r;
+
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+                char sub[SCENARIO_KEY_MAX];
+                bool known = !allowed;
+
+                if (k->type != YAML_SCALAR_NODE)
+                        return fail(c, k, key, "keys must be scalars");
+                key_join(sub, key, scalar(k));
+
+                for (const char *const *a = allowed; a && *a && !known; a++)
+                        known = strcmp(*a, scalar(k)) == 0;
+                if (!known) {
+                        char expected[SCENARIO_KEY_MAX] = "";
+                        size_t len = 0, n_allowed = 0;
+                        SourceLoc loc = node_loc(c, k);
+
+                        while (allowed[n_allowed])
+                                n_allowed++;
+                        for (size_t i = 0; i < n_allowed && len < sizeof(expected); i++) {
+                                int w = snprintf(expected + len, sizeof(expected) - len, "%s%s",
+                                                 i == 0               ? ""
+                                                 : i + 1 == n_allowed ? " or "
+                                                                      : ", ",
+                                                 allowed[i]);
+                                if (w < 0)
+                                        break;
+                                len += (size_t)w;
+                        }
+                        return policy_error(c->err, -EINVAL, &loc, sub, "unknown key (expected %s)", expected);
+                }
+
+                for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+                        yaml_node_t *kq = yaml_document_get_node(c->doc, q->key);
+                        if (kq->type == YAML_SCALAR_NODE && strcmp(scalar(kq), scalar(k)) == 0)
+                                return fail(c, k, sub, "duplicate key");
+                }
+        }
+        return 0;
+}
+
+/* The value of `name` in a checked mapping, or NULL. */
+static yaml_node_t *map_get(const Ctx *c, const yaml_node_t *n, const char *name) {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+                if (strcmp(scalar(k), name) == 0)
+                        return yaml_document_get_node(c->doc, p->value);
+        }
+        return NULL;
+}
+
+/* The key node of `name` in a checked mapping, or NULL: errors about the key itself point at it. */
+static yaml_node_t *map_key(const Ctx *c, const yaml_node_t *n, const char *name) {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+                if (strcmp(scalar(k), name) == 0)
+                        return k;
+        }
+        return NULL;
+}
+
+static int missing(const Ctx *c, const yaml_node_t *map, const char *key) {
+        return fail(c, map, key, "required key missing");
+}
+
+/* A duration that is a whole number of simulation steps. */
+static int parse_duration(const Ctx *c, const yaml_node_t *n, const char *key, uint64_t *ret_usec) {
+        char buf[UNIT_FORMAT_MAX];
+        SourceLoc loc;
+        uint64_t usec;
+        int r;
+
+        r = expect_type(c, n, key, YAML_SCALAR_NODE);
+        if (r < 0)
+                return r;
+        loc = node_loc(c, n);
+        r = unit_parse_duration(scalar(n), &usec);
+        if (r == -EINVAL)
+                return policy_error(c->err, -EINVAL, &loc, key, "\"%s\" is not a duration (like 10s, 250ms, 500us)",
+                                    scalar(n));
+        if (r < 0)
+                return policy_error(c->err, -EINVAL, &loc, key, "\"%s\" %s", scalar(n), unit_strerror(r));
+        if (usec % SIMHOST_STEP_USEC != 0)
+                return policy_error(c->err, -EINVAL, &loc, key, "%s is not a multiple of the simulation step (%s)",
+                                    scalar(n), unit_format_duration(SIMHOST_STEP_USEC, buf, sizeof(buf)));
+        *ret_usec = usec;
+        return 0;
+}
+
+/* A point in time of the run: 0 <= t <= duration. */
+static int parse_time(const Ctx *c, const yaml_node_t *n, const char *key, uint64_t *ret_usec) {
+        char buf[UNIT_FORMAT_MAX];
+        uint64_t usec;
+        int r;
+
+        r = parse_duration(c, n, key, &usec);
+        if (r < 0)
+                return r;
+        if (usec > c->sc->duration_usec) {
+                SourceLoc loc = node_loc(c, n);
+                return policy_error(c->err, -EINVAL, &loc, key, "%s is after the end of the run (%s)", scalar(n),
+                                    unit_format_duration(c->sc->duration_usec, buf, sizeof(buf)));
+        }
+        *ret_usec = usec;
+        return 0;
+}
+
+/* A plain decimal number in [min, max]. */
+static int parse_number(const Ctx *c, const yaml_node_t *n, const char *key, double min, double max, double *ret) {
+        SourceLoc loc;
+        const char *s;
+        char *end;
+        double v;
+        int r;
+
+        r = expect_type(c, n, key, YAML_SCALAR_NODE);
+        if (r < 0)
+                return r;
+        loc = node_loc(c, n);
+        s = scalar(n);
+        /* strtod() also reads hex, "inf" and "nan": allow only digits, one point, a leading minus (refused below). */
+        if (s[strspn(s, "-0123456789.")] != '\0' || !*s)
+                return policy_error(c->err, -EINVAL, &loc, key, "\"%s\" is not a number", s);
+        errno = 0;
+        v = strtod(s, &end);
+        if (*end != '\0' || errno != 0 || !isfinite(v))
+                return policy_error(c->err, -EINVAL, &loc, key, "\"%s\" is not a number", s);
+        if (v < min || v > max)
+                return policy_error(c->err, -EINVAL, &loc, key, "%s is outside %g..%g", s, min, max);
+        *ret = v;
+        return 0;
+}
+
+static int parse_name(const Ctx *c, const yaml_node_t *n, const char *key, char **ret) {
+        char *s;
+        int r;
+
+        r = expect_type(c, n, key, YAML_SCALAR_NODE);
+        if (r < 0)
+                return r;
+        if (!*scalar(n))
+                return fail(c, n, key, "expected a VM name");
+        s = strdup(scalar(n));
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+/* A name that some policy of the scenario names. */
+static int check_vm(const Ctx *c, const yaml_node_t *n, const char *key, const char *name) {
+        SourceLoc loc;
+
+        if (scenario_vm_index(c->sc, name) >= 0)
+                return 0;
+        loc = node_loc(c, n);
+        return policy_error(c->err, -EINVAL, &loc, key, "\"%s\" is not a VM of the policy", name);
+}
+
+static int parse_host(const Ctx *c, const yaml_node_t *n) {
+        static const char *const keys[] = {"cpus", NULL};
+        yaml_node_t *v;
+        SourceLoc loc;
+        uint64_t ucpu;
+        int r;
+
+        r = map_check(c, n, "host", keys);
+        if (r < 0)
+                return r;
+        v = map_get(c, n, "cpus");
+        if (!v)
+                return missing(c, n, "host.cpus");
+        r = expect_type(c, v, "host.cpus", YAML_SCALAR_NODE);
+        if (r < 0)
+                return r;
+        loc = node_loc(c, v);
+        r = unit_parse_cpus(scalar(v), &ucpu);
+        if (r < 0)
+                return policy_error(c->err, -EINVAL, &loc, "host.cpus", "\"%s\" %s", scalar(v), unit_strerror(r));
+        if (ucpu == 0 || ucpu > SIMHOST_CPUS_MAX_UCPU)
+                return policy_error(c->err, -EINVAL, &loc, "host.cpus", "%s is outside 1m..%llu", scalar(v),
+                                    SIMHOST_CPUS_MAX_UCPU / UNIT_UCPU_PER_CPU);
+        c->sc->cpus_ucpu = ucpu;
+        return 0;
+}
+
+/* A policy given inline (`policy`) or by file (`policy_file`), into *p (policy_init()ed). */
+static int parse_policy(const Ctx *c, yaml_node_t *inline_node, yaml_node_t *file_node, const char *prefix,
+                        Policy *p) {
+        char key[SCENARIO_KEY_MAX];
+        int r;
+
+        if (inline_node) {
+                key_join(key, prefix, "policy");
+                r = expect_type(c, inline_node, key, YAML_MAPPING_NODE);
+                if (r < 0)
+                        return r;
+                key_join(key, prefix, "policy.");
+                return policy_parse_node(c->doc, inline_node, c->sc->file, key, p, c->err);
+        }
+
+        key_join(key, prefix, "policy_file");
+        r = expect_type(c, file_node, key, YAML_SCALAR_NODE);
+        if (r < 0)
+                return r;
+        if (!*scalar(file_node))
+                return fail(c, file_node, key, "expected a path");
+
+        _cleanup_free_ char *path = NULL;
+        if (scalar(file_node)[0] == '/')
+                path = strdup(scalar(file_node));
+        else if (asprintf(&path, "%s/%s", c->dir, scalar(file_node)) < 0)
+                path = NULL;
+        if (!path)
+                return -ENOMEM;
+
+        r = policy_parse_file(path, p, c->err);
+        if (r < 0 && r != -EINVAL && c->err) {
+                /* Not a parse error but the file itself: say which line of the scenario named it. */
+                PolicyError inner = *c->err;
+                SourceLoc loc = node_loc(c, file_node);
+                return policy_error(c->err, r, &loc, key, "%s", inner.message);
+        }
+        return r;
+}
+
+static int vm_names_add(Scenario *sc, const Policy *p) {
+        for (size_t i = 0; i < p->n_vms; i++) {
+                char **names;
+
+                if (scenario_vm_index(sc, p->vms[i].name) >= 0)
+                        continue;
+                names = realloc(sc->vms, (sc->n_vms + 1) * sizeof(*names));
+                if (!names)
+                        return -ENOMEM;
+                sc->vms = names;
+                sc->vms[sc->n_vms] = strdup(p->vms[i].name);
+                if (!sc->vms[sc->n_vms])
+                        return -ENOMEM;
+                sc->n_vms++;
+        }
+        return 0;
+}
+
+static int parse_event(const Ctx *c, const yaml_node_t *n, size_t idx, ScenarioEvent *e) {
+        static const char *const keys[] = {"at", "policy", "policy_file", "cgroup_add", "cgroup_remove", NULL};
+        static const char *const actions[] = {"policy", "policy_file", "cgroup_add", "cgroup_remove"};
+        char prefix[SCENARIO_KEY_MAX], key[SCENARIO_KEY_MAX];
+        yaml_node_t *v, *action = NULL;
+        const char *action_name = NULL;
+        int r;
+
+        /* Initialized first: scenario_done() frees it whatever happens below. */
+        policy_init(&e->policy);
+        snprintf(prefix, sizeof(prefix), "events[%zu]", idx);
+        r = map_check(c, n, prefix, keys);
+        if (r < 0)
+                return r;
+        e->loc = node_loc(c, n);
+
+        v = map_get(c, n, "at");
+        key_join(key, prefix, "at");
+        if (!v)
+                return missing(c, n, key);
+        r = parse_time(c, v, key, &e->at_usec);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+                yaml_node_t *a = map_get(c, n, actions[i]);
+                if (!a)
+                        continue;
+                if (action) {
+                        key_join(key, prefix, actions[i]);
+                        return fail(c, map_key(c, n, actions[i]), key,
+                                    "an event does one thing: policy, policy_file, cgroup_add or cgroup_remove");
+                }
+                action = a;
+                action_name = actions[i];
+        }
+        if (!action)
+                return fail(c, n, prefix, "an event needs one of policy, policy_file, cgroup_add, cgroup_remove");
+
+        key_join(key, prefix, action_name);
+        if (strcmp(action_name, "cgroup_add") == 0 || strcmp(action_name, "cgroup_remove") == 0) {
+                e->kind = strcmp(action_name, "cgroup_add") == 0 ? SCENARIO_EVENT_CGROUP_ADD
+                                                                 : SCENARIO_EVENT_CGROUP_REMOVE;
+                return parse_name(c, action, key, &e->vm);
+        }
+
+        e->kind = SCENARIO_EVENT_POLICY;
+        if (strcmp(action_name, "policy") == 0)
+                return parse_policy(c, action, NULL, prefix, &e->policy);
+        return parse_policy(c, NULL, action, prefix, &e->policy);
+}
+
+static int parse_events(const Ctx *c, const yaml_node_t *n) {
+        Scenario *sc = c->sc;
+        int r;
+
+        r = expect_type(c, n, "events", YAML_SEQUENCE_NODE);
+        if (r < 0)
+                return r;
+
+        size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+        if (count == 0)
+                return 0;
+        sc->events = calloc(count, sizeof(*sc->events));
+        if (!sc->events)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < count; i++) {
+                yaml_node_t *item = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+                ScenarioEvent *e = &sc->events[i];
+
+                sc->n_events = i + 1; /* so that scenario_done() frees what this one holds */
+                r = parse_event(c, item, i, e);
+                if (r < 0)
+                        return r;
+                if (i > 0 && e->at_usec < sc->events[i - 1].at_usec) {
+                        char key[SCENARIO_KEY_MAX], buf[UNIT_FORMAT_MAX];
+                        yaml_node_t *at = map_get(c, item, "at");
+                        SourceLoc loc = node_loc(c, at);
+
+                        snprintf(key, sizeof(key), "events[%zu].at", i);
+                        return policy_error(c->err, -EINVAL, &loc, key, "%s is before the previous event (%s)",
+                                            scalar(at),
+                                            unit_format_duration(sc->events[i - 1].at_usec, buf, sizeof(buf)));
+                }
+                if (e->kind == SCENARIO_EVENT_POLICY) {
+                        r = vm_names_add(sc, &e->policy);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        /* Now that every policy's VMs are known, the cgroup events can be checked. */
+        for (size_t i = 0; i < count; i++) {
+                ScenarioEvent *e = &sc->events[i];
+                yaml_node_t *item = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+                const char *name = e->kind == SCENARIO_EVENT_CGROUP_ADD ? "cgroup_add" : "cgroup_remove";
+                char key[SCENARIO_KEY_MAX];
+
+                if (e->kind == SCENARIO_EVENT_POLICY)
+                        continue;
+                snprintf(key, sizeof(key), "events[%zu].%s", i, name);
+                r = check_vm(c, map_get(c, item, name), key, e->vm);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A window [from, to) of the run, both defaulting to its ends. */
+static int parse_window(const Ctx *c, const yaml_node_t *n, const char *prefix, uint64_t *ret_from, uint64_t *ret_to) {
+        char key[SCENARIO_KEY_MAX], a[UNIT_FORMAT_MAX], b[UNIT_FORMAT_MAX];
+        uint64_t from = 0, to = c->sc->duration_usec;
+        yaml_node_t *v;
+        int r;
+
+        v = map_get(c, n, "from");
+        if (v) {
+                key_join(key, prefix, "from");
+                r = parse_time(c, v, key, &from);
+                if (r < 0)
+                        return r;
+        }
+        v = map_get(c, n, "to");
+        if (v) {
+                key_join(key, prefix, "to");
+                r = parse_time(c, v, key, &to);
+                if (r < 0)
+                        return r;
+        }
+        if (from >= to) {
+                SourceLoc loc = node_loc(c, map_get(c, n, "from") ?: n);
+                return policy_error(c->err, -EINVAL, &loc, prefix, "from %s is not before to %s",
+                                    unit_format_duration(from, a, sizeof(a)), unit_format_duration(to, b, sizeof(b)));
+        }
+        *ret_from = from;
+        *ret_to = to;
+        return 0;
+}
+
+static int parse_load(const Ctx *c, const yaml_node_t *n) {
+        static const char *const keys[] = {"vm", "threads", "from", "to", NULL};
+        Scenario *sc = c->sc;
+        int r;
+
+        r = expect_type(c, n, "load", YAML_SEQUENCE_NODE);
+        if (r < 0)
+                return r;
+
+        size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+        if (count == 0)
+                return 0;
+        sc->load = calloc(count, sizeof(*sc->load));
+        if (!sc->load)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < count; i++) {
+                yaml_node_t *item = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+                ScenarioLoad *l = &sc->load[i];
+                char prefix[SCENARIO_KEY_MAX], key[SCENARIO_KEY_MAX];
+                yaml_node_t *v;
+                double threads;
+
+                sc->n_load = i + 1;
+                snprintf(prefix, sizeof(prefix), "load[%zu]", i);
+                r = map_check(c, item, prefix, keys);
+                if (r < 0)
+                        return r;
+                l->loc = node_loc(c, item);
+
+                v = map_get(c, item, "vm");
+                key_join(key, prefix, "vm");
+                if (!v)
+                        return missing(c, item, key);
+                r = parse_name(c, v, key, &l->vm);
+                if (r < 0)
+                        return r;
+                r = check_vm(c, v, key, l->vm);
+                if (r < 0)
+                        return r;
+
+                v = map_get(c, item, "threads");
+                key_join(key, prefix, "threads");
+                if (!v)
+                        return missing(c, item, key);
+                r = parse_number(c, v, key, 0, SCENARIO_THREADS_MAX, &threads);
+                if (r < 0)
+                        return r;
+                if (threads != floor(threads))
+                        return fail(c, v, key, "a number of threads is a whole number");
+                l->threads = (unsigned)threads;
+
+                r = parse_window(c, item, prefix, &l->from_usec, &l->to_usec);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_measure(const Ctx *c, const yaml_node_t *n) {
+        static const char *const keys[] = {"from", "to", NULL};
+        int r;
+
+        r = map_check(c, n, "measure", keys);
+        if (r < 0)
+                return r;
+        return parse_window(c, n, "measure", &c->sc->measure_from_usec, &c->sc->measure_to_usec);
+}
+
+static int parse_expect(const Ctx *c, const yaml_node_t *n) {
+        static const char *const keys[] = {"tolerance", "cpu_fraction", "utilization", "max_transitions_per_sec",
+                                           NULL};
+        ScenarioExpect *x = &c->sc->expect;
+        yaml_node_t *v;
+        int r;
+
+        r = map_check(c, n, "expect", keys);
+        if (r < 0)
+                return r;
+        x->present = true;
+        x->tolerance = SCENARIO_TOLERANCE_MAX;
+
+        v = map_get(c, n, "tolerance");
+        if (v) {
+                r = parse_number(c, v, "expect.tolerance", 0, SCENARIO_TOLERANCE_MAX, &x->tolerance);
+                if (r < 0)
+                        return r;
+        }
+
+        v = map_get(c, n, "utilization");
+        if (v) {
+                r = parse_number(c, v, "expect.utilization", 0, 1, &x->utilization);
+                if (r < 0)
+                        return r;
+                x->has_utilization = true;
+        }
+
+        v = map_get(c, n, "max_transitions_per_sec");
+        if (v) {
+                /* Ticks per second bound any rate of transitions; a million is beyond any tick. */
+                r = parse_number(c, v, "expect.max_transitions_per_sec", 0, 1e6, &x->max_transitions_per_sec);
+                if (r < 0)
+                        return r;
+                x->has_max_transitions = true;
+        }
+
+        v = map_get(c, n, "cpu_fraction");
+        if (v) {
+                r = map_check(c, v, "expect.cpu_fraction", NULL);
+                if (r < 0)
+                        return r;
+                size_t count = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+                if (count > 0) {
+                        x->cpu_fraction = calloc(count, sizeof(*x->cpu_fraction));
+                        if (!x->cpu_fraction)
+                                return -ENOMEM;
+                }
+                for (size_t i = 0; i < count; i++) {
+                        yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
+                        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+                        yaml_node_t *val = yaml_document_get_node(c->doc, p->value);
+                        ScenarioFraction *f = &x->cpu_fraction[i];
+                        char key[SCENARIO_KEY_MAX];
+
+                        x->n_cpu_fraction = i + 1;
+                        key_join(key, "expect.cpu_fraction", scalar(k));
+                        r = parse_name(c, k, key, &f->vm);
+                        if (r < 0)
+                                return r;
+                        r = check_vm(c, k, key, f->vm);
+                        if (r < 0)
+                                return r;
+                        r = parse_number(c, val, key, 0, 1, &f->fraction);
+                        if (r < 0)
+                                return r;
+                        f->loc = node_loc(c, val);
+                }
+        }
+        return 0;
+}
+
+static int parse_root(const Ctx *c, yaml_node_t *root) {
+        static const char *const keys[] = {"duration", "tick",   "host",    "policy", "policy_file",
+                                           "load",     "events", "measure", "expect", NULL};
+        Scenario *sc = c->sc;
+        yaml_node_t *v, *pol, *pol_file;
+        char a[UNIT_FORMAT_MAX], b[UNIT_FORMAT_MAX];
+        int r;
+
+        r = map_check(c, root, "", keys);
+        if (r < 0)
+                return r;
+
+        v = map_get(c, root, "duration");
+        if (!v)
+                return missing(c, root, "duration");
+        r = parse_duration(c, v, "duration", &sc->duration_usec);
+        if (r < 0)
+                return r;
+        if (sc->duration_usec == 0 || sc->duration_usec > SCENARIO_DURATION_MAX_USEC) {
+                SourceLoc loc = node_loc(c, v);
+                return policy_error(c->err, -EINVAL, &loc, "duration", "%s is outside %s..%s", scalar(v),
+                                    unit_format_duration(SIMHOST_STEP_USEC, a, sizeof(a)),
+                                    unit_format_duration(SCENARIO_DURATION_MAX_USEC, b, sizeof(b)));
+        }
+        sc->measure_to_usec = sc->duration_usec;
+
+        sc->tick_usec = SCENARIO_TICK_DEFAULT_USEC;
+        v = map_get(c, root, "tick");
+        if (v) {
+                r = parse_duration(c, v, "tick", &sc->tick_usec);
+                if (r < 0)
+                        return r;
+                if (sc->tick_usec == 0 || sc->tick_usec > sc->duration_usec)
+                        return fail(c, v, "tick", "a tick is longer than zero and no longer than the run");
+        }
+
+        v = map_get(c, root, "host");
+        if (!v)
+                return missing(c, root, "host");
+        r = parse_host(c, v);
+        if (r < 0)
+                return r;
+
+        pol = map_get(c, root, "policy");
+        pol_file = map_get(c, root, "policy_file");
+        if (!pol && !pol_file)
+                return fail(c, root, "policy", "a scenario needs a policy (policy: or policy_file:)");
+        if (pol && pol_file)
+                return fail(c, pol_file, "policy_file", "give either policy or policy_file, not both");
+        r = parse_policy(c, pol, pol_file, "", &sc->policy);
+        if (r < 0)
+                return r;
+        r = vm_names_add(sc, &sc->policy);
+        if (r < 0)
+                return r;
+
+        v = map_get(c, root, "events");
+        if (v) {
+                r = parse_events(c, v);
+                if (r < 0)
+                        return r;
+        }
+
+        v = map_get(c, root, "load");
+        if (v) {
+                r = parse_load(c, v);
+                if (r < 0)
+                        return r;
+        }
+
+        v = map_get(c, root, "measure");
+        if (v) {
+                r = parse_measure(c, v);
+                if (r < 0)
+                        return r;
+        }
+
+        v = map_get(c, root, "expect");
+        if (v) {
+                r = parse_expect(c, v);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static char *dir_of(const char *file) {
+        const char *slash = strrchr(file, '/');
+
+        if (!slash)
+                return strdup(".");
+        if (slash == file)
+                return strdup("/");
+        return strndup(file, (size_t)(slash - file));
+}
+
+int scenario_parse_string(const char *text, size_t len, const char *file, Scenario *ret, PolicyError *err) {
+        yaml_parser_t parser;
+        yaml_document_t doc;
+        Scenario sc = {};
+        char *dir = NULL;
+        int r;
+
+        policy_init(&sc.policy);
+        sc.file = strdup(file);
+        dir = dir_of(file);
+        if (!sc.file || !dir) {
+                r = -ENOMEM;
+                goto finish;
+        }
+
+        if (!yaml_parser_initialize(&parser)) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+        if (!yaml_parser_load(&parser, &doc)) {
+                SourceLoc loc = {.file = sc.file,
+                                 .line = (unsigned)parser.problem_mark.line + 1,
+                                 .column = (unsigned)parser.problem_mark.column + 1};
+                r = policy_error(err, -EINVAL, &loc, NULL, "%s%s%s", parser.problem ?: "invalid YAML",
+                                 parser.context ? " " : "", parser.context ?: "");
+                yaml_parser_delete(&parser);
+                goto finish;
+        }
+        yaml_parser_delete(&parser);
+
+        Ctx c = {.doc = &doc, .sc = &sc, .dir = dir, .err = err};
+        yaml_node_t *root = yaml_document_get_root_node(&doc);
+        if (!root) {
+                SourceLoc loc = {.file = sc.file};
+                r = policy_error(err, -EINVAL, &loc, NULL, "empty scenario");
+        } else
+                r = parse_root(&c, root);
+        yaml_document_delete(&doc);
+        if (r == -ENOMEM)
+                policy_error(err, -ENOMEM, NULL, NULL, "%s: out of memory", file);
+
+finish:
+        free(dir);
+        if (r < 0) {
+                scenario_done(&sc);
+                return r;
+        }
+        *ret = sc;
+        return 0;
+}
+
+int scenario_parse_file(const char *path, Scenario *ret, PolicyError *err) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0, size = 0;
+        FILE *f;
+
+        f = fopen(path, "re");
+        if (!f) {
+                int e = errno;
+                return policy_error(err, -e, NULL, NULL, "%s: cannot read: %s", path, strerror(e));
+        }
+
+        for (;;) {
+                if (len == size) {
+                        size_t new_size = size ? size * 2 : 4096;
+                        char *t = realloc(text, new_size);
+                        if (!t) {
+                                fclose(f);
+                                return policy_error(err, -ENOMEM, NULL, NULL, "%s: out of memory", path);
+                        }
+                        text = t;
+                        size = new_size;
+                }
+                size_t n = fread(text + len, 1, size - len, f);
+                len += n;
+                if (n == 0)
+                        break;
+        }
+        if (ferror(f)) {
+                int e = errno ?: EIO;
+                fclose(f);
+                return policy_error(err, -e, NULL, NULL, "%s: cannot read: %s", path, strerror(e));
+        }
+        fclose(f);
+
+        return scenario_parse_string(text, len, path, ret, err);
+}
+
+void scenario_done(Scenario *s) {
+        free(s->file);
+        policy_done(&s->policy);
+        for (size_t i = 0; i < s->n_load; i++)
+                free(s->load[i].vm);
+        free(s->load);
+        for (size_t i = 0; i < s->n_events; i++) {
+                policy_done(&s->events[i].policy);
+                free(s->events[i].vm);
+        }
+        free(s->events);
+        for (size_t i = 0; i < s->expect.n_cpu_fraction; i++)
+                free(s->expect.cpu_fraction[i].vm);
+        free(s->expect.cpu_fraction);
+        for (size_t i = 0; i < s->n_vms; i++)
+                free(s->vms[i]);
+        free(s->vms);
+        *s = (Scenario){};
+}
+
+int scenario_vm_index(const Scenario *s, const char *name) {
+        for (size_t i = 0; i < s->n_vms; i++)
+                if (strcmp(s->vms[i], name) == 0)
+                        return (int)i;
+        return -ENOENT;
+}
