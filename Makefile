@@ -30,9 +30,11 @@ SIM_SRC  := $(wildcard tools/sim/*.c)
 # The daemon's I/O side (config, cgroup files, event loop); schedd.c holds main().
 DAEMON_SRC := $(filter-out schedd/schedd.c $(CORE_SRC),$(wildcard schedd/*.c))
 
-CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
-SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/%.o)
-DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+# Objects live under obj/: build/schedd is the daemon, so build/schedd/ cannot be a directory of objects.
+OBJ := $(BUILD)/obj
+CORE_OBJ := $(CORE_SRC:%.c=$(OBJ)/%.o)
+SIM_OBJ  := $(SIM_SRC:%.c=$(OBJ)/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(OBJ)/%.o)
 
 TOOLS := $(if $(wildcard schedd/schedd.c),$(BUILD)/schedd) $(BUILD)/schedsim $(BUILD)/schedctl $(BUILD)/bench-core
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test-*.c))
@@ -42,7 +44,7 @@ TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test-*.c))
 
 all: $(TOOLS) $(TESTS)
 
-$(BUILD)/%.o: %.c
+$(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -55,16 +57,17 @@ $(BUILD)/libsim.a: $(SIM_OBJ)
 $(BUILD)/libdaemon.a: $(DAEMON_OBJ)
 	$(AR) rcs $@ $^
 
-$(BUILD)/schedd: $(BUILD)/schedd/schedd.o $(BUILD)/libdaemon.a $(BUILD)/libcore.a
+$(BUILD)/schedd: $(OBJ)/schedd/schedd.o $(BUILD)/libdaemon.a $(BUILD)/libcore.a
+	@if [ -d $@ ]; then rm -rf $@; fi # objects of older builds
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/schedsim: $(BUILD)/tools/schedsim.o $(BUILD)/libsim.a $(BUILD)/libcore.a
+$(BUILD)/schedsim: $(OBJ)/tools/schedsim.o $(BUILD)/libsim.a $(BUILD)/libcore.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/schedctl: $(BUILD)/tools/schedctl.o $(BUILD)/libcore.a
+$(BUILD)/schedctl: $(OBJ)/tools/schedctl.o $(BUILD)/libcore.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/bench-core: $(BUILD)/tools/bench-core.o $(BUILD)/libcore.a
+$(BUILD)/bench-core: $(OBJ)/tools/bench-core.o $(BUILD)/libcore.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/%.o: tests/%.c

@@ -20,14 +20,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_DEFAULT_PATH "/etc/schedd/schedd.conf"
-#define CONFIG_DEFAULT_POLICY "/etc/schedd/policy.yaml"
+#define CONFIG_DEFAULT_PATH         "/etc/schedd/schedd.conf"
+#define CONFIG_DEFAULT_POLICY       "/etc/schedd/policy.yaml"
 #define CONFIG_DEFAULT_OVERRIDE_DIR "/etc/schedd/policy.d"
-#define CONFIG_DEFAULT_CGROUP_ROOT "/sys/fs/cgroup"
+#define CONFIG_DEFAULT_CGROUP_ROOT  "/sys/fs/cgroup"
 /* /run is a tmpfs: the restore state must not outlive a reboot, after which
  * the cgroups it describes are gone anyway. */
-#define CONFIG_DEFAULT_STATE_DIR "/run/schedd"
-#define CONFIG_DEFAULT_BUS_NAME "org.schedd1"
+#define CONFIG_DEFAULT_STATE_DIR      "/run/schedd"
+#define CONFIG_DEFAULT_BUS_NAME       "org.schedd1"
 #define CONFIG_DEFAULT_METRICS_LISTEN "127.0.0.1:9717"
 
 /* 10 ms: short enough that a burst is spread over many ticks and a change of

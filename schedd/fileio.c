@@ -8,14 +8,9 @@
 
 #include "fileio.h"
 
-int read_full_file_at(int dir_fd, const char *path, char **ret_text, size_t *ret_size) {
-        _cleanup_close_ int fd = -1;
+int read_full_fd(int fd, char **ret_text, size_t *ret_size) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0, allocated = 0;
-
-        fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
 
         for (;;) {
                 ssize_t n;
@@ -51,6 +46,15 @@ int read_full_file_at(int dir_fd, const char *path, char **ret_text, size_t *ret
         if (ret_size)
                 *ret_size = size;
         return 0;
+}
+
+int read_full_file_at(int dir_fd, const char *path, char **ret_text, size_t *ret_size) {
+        _cleanup_close_ int fd = -1;
+
+        fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return read_full_fd(fd, ret_text, ret_size);
 }
 
 int write_all(int fd, const void *buf, size_t size) {

@@ -28,23 +28,23 @@ static inline void fclosep(FILE **f) {
                 fclose(*f);
 }
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
-#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_(f)     __attribute__((cleanup(f)))
+#define _cleanup_free_   _cleanup_(freep)
+#define _cleanup_close_  _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Hands a pointer or descriptor out of a cleanup variable. */
-#define TAKE_PTR(p)                             \
-        ({                                      \
-                __typeof__(p) _taken_ = (p);    \
-                (p) = NULL;                     \
-                _taken_;                        \
+#define TAKE_PTR(p)                                                                                                   \
+        ({                                                                                                            \
+                __typeof__(p) _taken_ = (p);                                                                          \
+                (p) = NULL;                                                                                           \
+                _taken_;                                                                                              \
         })
-#define TAKE_FD(fd)                             \
-        ({                                      \
-                int _taken_ = (fd);             \
-                (fd) = -1;                      \
-                _taken_;                        \
+#define TAKE_FD(fd)                                                                                                   \
+        ({                                                                                                            \
+                int _taken_ = (fd);                                                                                   \
+                (fd) = -1;                                                                                            \
+                _taken_;                                                                                              \
         })
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -56,6 +56,8 @@ static inline void fclosep(FILE **f) {
 /* Reads all of `path` (relative to dir_fd, or AT_FDCWD) into a malloc()ed
  * NUL-terminated buffer.  0, or -errno (-EFBIG over FILEIO_READ_MAX). */
 int read_full_file_at(int dir_fd, const char *path, char **ret_text, size_t *ret_size);
+/* The same from an open descriptor, read from where it stands to its end. */
+int read_full_fd(int fd, char **ret_text, size_t *ret_size);
 
 /* Replaces `name` in dir_fd atomically: writes ".#name.tmp", fsync()s it if
  * `sync` (and the directory after the rename), renames it over `name`.  A

@@ -36,13 +36,13 @@ int log_internal(int level, int error, const char *fmt, ...) __attribute__((form
 
 #define log_full_errno(level, error, ...) log_internal((level), (error), __VA_ARGS__)
 
-#define log_debug(...) log_internal(LOG_DEBUG, 0, __VA_ARGS__)
-#define log_info(...) log_internal(LOG_INFO, 0, __VA_ARGS__)
-#define log_notice(...) log_internal(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_debug(...)   log_internal(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...)    log_internal(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...)  log_internal(LOG_NOTICE, 0, __VA_ARGS__)
 #define log_warning(...) log_internal(LOG_WARNING, 0, __VA_ARGS__)
-#define log_error(...) log_internal(LOG_ERR, 0, __VA_ARGS__)
+#define log_error(...)   log_internal(LOG_ERR, 0, __VA_ARGS__)
 
-#define log_debug_errno(error, ...) log_internal(LOG_DEBUG, (error), __VA_ARGS__)
-#define log_info_errno(error, ...) log_internal(LOG_INFO, (error), __VA_ARGS__)
+#define log_debug_errno(error, ...)   log_internal(LOG_DEBUG, (error), __VA_ARGS__)
+#define log_info_errno(error, ...)    log_internal(LOG_INFO, (error), __VA_ARGS__)
 #define log_warning_errno(error, ...) log_internal(LOG_WARNING, (error), __VA_ARGS__)
-#define log_error_errno(error, ...) log_internal(LOG_ERR, (error), __VA_ARGS__)
+#define log_error_errno(error, ...)   log_internal(LOG_ERR, (error), __VA_ARGS__)

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The Manager's insides, shared by its parts:
+ *   manager.c         life cycle, event sources, the tick, the scan, signals
+ *   manager-vm.c      one VM: attach, release, reading its counters, writing its knobs
+ *   manager-policy.c  loading, validating and applying a policy (start and SIGHUP)
+ *   manager-stats.c   the host remainder, STATUS= text, the --stats-file view
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "cgroup.h"
+#include "manager.h"
+#include "policy/validate.h"
+#include "restore.h"
+#include "sched.h"
+
+/* One VM's part in one I/O device. */
+typedef struct ManagerVmIo {
+        int slot[_IO_DIR_MAX];      /* in the device's core for the direction; -1: not in it */
+        uint64_t used[_IO_DIR_MAX]; /* in the last tick: bytes or operations */
+        IoStat last;                /* io.stat counters at the previous tick */
+        bool have_last;
+} ManagerVmIo;
+
+typedef enum ManagerVmState {
+        MANAGER_VM_WAITING, /* its cgroup is not there (yet) */
+        MANAGER_VM_MANAGED,
+} ManagerVmState;
+
+typedef struct ManagerVm {
+        char *name;
+        char *cgroup;         /* relative to the cgroup root */
+        const ResolvedVm *rv; /* in Manager.resolved */
+        ManagerVmState state;
+        bool gone;          /* its cgroup vanished: released at the next safe point */
+        CgroupVm *cg;       /* managed only */
+        RestoreVm *restore; /* managed only */
+        int cpu_slot;       /* managed only, else -1 */
+        ManagerVmIo *io;    /* one per Manager.devices entry */
+        CpuStat last_cpu;
+        bool have_last_cpu;
+        uint64_t cpu_used_usec; /* in the last tick */
+        bool cpu_throttled;     /* nr_throttled rose in the last tick */
+        unsigned warned_files;  /* files whose failed read or write was logged (bits of CgroupFile) */
+        bool warned_attach;     /* waiting, or a failed attach, was logged */
+} ManagerVm;
+
+/* A declared I/O device and its cores. */
+typedef struct ManagerDevice {
+        char *name;
+        bool resolved;   /* its major:minor is known; no enforcement otherwise */
+        char devnum[24]; /* "MAJ:MIN" */
+        unsigned major, minor;
+        uint64_t cap[_IO_DIR_MAX];
+        Sched *sched[_IO_DIR_MAX]; /* NULL where the direction has no declared capacity */
+} ManagerDevice;
+
+struct Manager {
+        const Config *config;
+        ManagerOptions options;
+
+        sd_event *event;
+        sd_event_source *tick_source;
+        sd_event_source *scan_source;
+        sd_event_source *sigterm_source;
+        sd_event_source *sigint_source;
+        sd_event_source *sighup_source;
+
+        int root_fd;          /* the cgroup root, O_PATH */
+        int state_fd;         /* the state directory */
+        unsigned controllers; /* checked and enabled for the root's children */
+
+        HostFacts facts;
+        Policy policy; /* the running policy; `resolved` points into it */
+        ResolvedPolicy resolved;
+        bool have_policy;
+
+        Sched *cpu;
+        uint64_t cpu_capacity; /* micro-CPUs */
+        ManagerDevice *devices;
+        size_t n_devices;
+
+        ManagerVm **vms;
+        size_t n_vms;
+
+        SchedUsage *usage; /* scratch for sched_tick() */
+        size_t n_usage;
+
+        uint64_t tick_usec;
+        uint64_t next_tick_usec;
+        uint64_t last_tick_usec; /* the previous tick's time; 0 before the first */
+        uint64_t ticks;
+        uint64_t elapsed_usec;   /* between the last two ticks */
+        uint64_t host_used_usec; /* CPU the host context used in the last tick: capacity minus the VMs */
+
+        bool ready;
+        uint64_t last_status_usec;
+        char status[256];
+        uint64_t watchdog_usec; /* WatchdogSec=, 0: none */
+        uint64_t last_watchdog_usec;
+
+        int exit_error; /* a fatal error met inside the loop */
+};
+
+static inline SchedParams manager_params_of(const ResolvedResource *r) {
+        return (SchedParams){
+                .reserve = r->reserve,
+                .limit = r->limit,
+                .burst = r->burst,
+                .share = r->share,
+        };
+}
+
+/* manager.c */
+
+/* Arms the scan for missing cgroups (off when there are no VMs). */
+void manager_scan_update(Manager *m);
+
+/* manager-vm.c */
+
+ManagerVm *manager_vm_free(ManagerVm *v); /* returns NULL */
+/* Per-device state for n devices, every slot -1.  NULL on OOM. */
+ManagerVmIo *manager_vm_io_new(size_t n_devices);
+bool manager_vm_in_device(const ManagerVm *v, size_t dev);
+/* Marks the VM gone if r is -ENODEV; returns r. */
+int manager_vm_check_gone(ManagerVm *v, int r);
+/* Ends management of a VM: `restore` writes back what schedd changed,
+ * otherwise (its cgroup is gone) the record is dropped.  It waits afterwards. */
+void manager_vm_release(Manager *m, ManagerVm *v, bool restore);
+/* Releases the VMs found gone since the last call. */
+void manager_release_gone(Manager *m);
+/* Attaches every waiting VM whose cgroup is there (made, with `create`
+ * and the VM's create: true).  0, or -ENOMEM. */
+int manager_attach_waiting(Manager *m, bool create);
+/* Puts a managed VM into the I/O cores its policy names.  0, or -ENOMEM. */
+int manager_vm_join_io(Manager *m, ManagerVm *v);
+/* memory.min and memory.max from the policy, or back to their originals. */
+void manager_vm_apply_memory(ManagerVm *v);
+/* Writes back one knob's original (io.max: of `device`).  0 or -ENODEV. */
+int manager_vm_undo(ManagerVm *v, CgroupFile f, const char *device);
+/* Each tick: cpu.stat and io.stat of every managed VM into its counters,
+ * then cpu.weight, cpu.max and io.max from the decisions. */
+void manager_read_cpu(Manager *m);
+void manager_read_io(Manager *m);
+void manager_enforce(Manager *m);
+
+/* manager-policy.c */
+
+void manager_devices_free(ManagerDevice *d, size_t n);
+/* Loads and validates the policy files, checks the controllers, applies
+ * the policy and logs it as `what` ("Running", "Reloaded").  Errors are
+ * logged; before the apply, the running policy stays.  0 or -errno. */
+int manager_apply_policy_files(Manager *m, const char *what);
+
+/* manager-stats.c */
+
+/* The host context's CPU in the last tick: capacity minus the VMs. */
+void manager_account_host(Manager *m);
+/* "3 VMs, 1 held, tick 10ms" (", 1 waiting" where VMs wait). */
+void manager_format_status(const Manager *m, char *buf, size_t size);
+/* Rewrites options.stats_file.  0 or -errno. */
+int manager_write_stats(Manager *m, uint64_t now);

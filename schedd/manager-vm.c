@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "manager-internal.h"
+
+ManagerVm *manager_vm_free(ManagerVm *v) {
+        if (!v)
+                return NULL;
+        cgroup_vm_free(v->cg);
+        restore_vm_free(v->restore);
+        free(v->io);
+        free(v->cgroup);
+        free(v->name);
+        free(v);
+        return NULL;
+}
+
+ManagerVmIo *manager_vm_io_new(size_t n_devices) {
+        ManagerVmIo *io = calloc(n_devices ?: 1, sizeof(*io));
+
+        for (size_t j = 0; io && j < n_devices; j++)
+                for (int k = 0; k < _IO_DIR_MAX; k++)
+                        io[j].slot[k] = -1;
+        return io;
+}
+
+bool manager_vm_in_device(const ManagerVm *v, size_t dev) {
+        for (int k = 0; k < _IO_DIR_MAX; k++)
+                if (v->io[dev].slot[k] >= 0)
+                        return true;
+        return false;
+}
+
+static bool vm_has_io(const Manager *m, const ManagerVm *v) {
+        for (size_t j = 0; j < m->n_devices; j++)
+                if (manager_vm_in_device(v, j))
+                        return true;
+        return false;
+}
+
+/* Takes the VM out of every core. */
+static void vm_leave_cores(Manager *m, ManagerVm *v) {
+        if (v->cpu_slot >= 0)
+                (void)sched_remove(m->cpu, v->cpu_slot);
+        v->cpu_slot = -1;
+        for (size_t j = 0; j < m->n_devices; j++) {
+                for (int k = 0; k < _IO_DIR_MAX; k++) {
+                        if (v->io[j].slot[k] >= 0)
+                                (void)sched_remove(m->devices[j].sched[k], v->io[j].slot[k]);
+                        v->io[j].slot[k] = -1;
+                }
+                v->io[j].have_last = false;
+        }
+}
+
+/*
+ * Ends management of a VM.  `restore`: write back what schedd changed (the
+ * VM left the policy, or schedd exits); otherwise its cgroup is gone and
+ * the record is dropped.  The VM waits for its cgroup afterwards.
+ */
+void manager_vm_release(Manager *m, ManagerVm *v, bool restore) {
+        int r;
+
+        if (v->state != MANAGER_VM_MANAGED)
+                return;
+
+        vm_leave_cores(m, v);
+        if (restore && !v->gone) {
+                r = restore_vm_undo(v->restore, v->cg);
+                if (r < 0)
+                        log_warning_errno(r,
+                                          "VM %s: cannot restore every file of cgroup %s (what is left is kept in "
+                                          "%s for the next start): %m",
+                                          v->name, v->cgroup, m->config->state_dir);
+        } else {
+                r = restore_vm_discard(v->restore);
+                if (r < 0)
+                        log_warning_errno(r, "VM %s: cannot remove its restore state: %m", v->name);
+        }
+        v->cg = cgroup_vm_free(v->cg);
+        v->restore = restore_vm_free(v->restore);
+        v->state = MANAGER_VM_WAITING;
+        v->gone = false;
+        v->have_last_cpu = false;
+        v->cpu_used_usec = 0;
+        v->cpu_throttled = false;
+        v->warned_files = 0;
+        v->warned_attach = false;
+}
+
+/* Releases the VMs found gone since the last safe point. */
+void manager_release_gone(Manager *m) {
+        bool any = false;
+
+        for (size_t i = 0; i < m->n_vms; i++) {
+                ManagerVm *v = m->vms[i];
+
+                if (v->state != MANAGER_VM_MANAGED || !v->gone)
+                        continue;
+                log_info("VM %s: cgroup %s is gone; waiting for it to come back", v->name, v->cgroup);
+                manager_vm_release(m, v, false);
+                any = true;
+        }
+        if (any)
+                manager_scan_update(m);
+}
+
+/* -ENODEV marks the VM gone (released at the next safe point). */
+int manager_vm_check_gone(ManagerVm *v, int r) {
+        if (r == -ENODEV)
+                v->gone = true;
+        return r;
+}
+
+/* Logs a failed read or write of f once, until it works again. */
+static void vm_warn_file(ManagerVm *v, CgroupFile f, int r, const char *what) {
+        if (!(v->warned_files & (1U << f)))
+                log_warning_errno(r, "VM %s: cannot %s %s/%s: %m", v->name, what, v->cgroup, cgroup_file_to_string(f));
+        v->warned_files |= 1U << f;
+}
+
+/* Writes one knob through the restore record.  A failure is logged once
+ * per knob until a write succeeds, and is not fatal.  0, or -ENODEV. */
+static int vm_write(ManagerVm *v, CgroupFile f, const char *value) {
+        int r;
+
+        if (v->gone)
+                return -ENODEV;
+        r = restore_vm_write(v->restore, v->cg, f, value);
+        if (manager_vm_check_gone(v, r) == -ENODEV)
+                return r;
+        if (r < 0) {
+                if (!(v->warned_files & (1U << f)))
+                        log_warning_errno(r, "VM %s: cannot write \"%s\" to %s/%s: %m", v->name, value, v->cgroup,
+                                          cgroup_file_to_string(f));
+                v->warned_files |= 1U << f;
+                return 0;
+        }
+        v->warned_files &= ~(1U << f);
+        return 0;
+}
+
+/* Writes back the original of one knob (io.max: of `device`). */
+int manager_vm_undo(ManagerVm *v, CgroupFile f, const char *device) {
+        int r;
+
+        if (v->gone)
+                return -ENODEV;
+        r = restore_vm_undo_file(v->restore, v->cg, f, device);
+        if (manager_vm_check_gone(v, r) == -ENODEV)
+                return r;
+        if (r < 0)
+                log_warning_errno(r, "VM %s: cannot restore %s/%s: %m", v->name, v->cgroup, cgroup_file_to_string(f));
+        return 0;
+}
+
+/* memory.min and memory.max from the policy, or their originals back where
+ * the policy names none. */
+void manager_vm_apply_memory(ManagerVm *v) {
+        char buf[32];
+
+        if (v->rv->mem_min > 0) {
+                (void)cgroup_format_u64_or_max(v->rv->mem_min, buf, sizeof(buf));
+                (void)vm_write(v, CGROUP_FILE_MEMORY_MIN, buf);
+        } else
+                (void)manager_vm_undo(v, CGROUP_FILE_MEMORY_MIN, NULL);
+
+        if (v->rv->mem_max > 0) {
+                (void)cgroup_format_u64_or_max(v->rv->mem_max, buf, sizeof(buf));
+                (void)vm_write(v, CGROUP_FILE_MEMORY_MAX, buf);
+        } else
+                (void)manager_vm_undo(v, CGROUP_FILE_MEMORY_MAX, NULL);
+}
+
+/* Puts a managed VM into the I/O cores its policy names, where it is not
+ * yet.  Only out of memory is fatal. */
+int manager_vm_join_io(Manager *m, ManagerVm *v) {
+        for (size_t j = 0; j < m->n_devices; j++)
+                for (int k = 0; k < _IO_DIR_MAX; k++) {
+                        const ResolvedResource *rr = &v->rv->io[j * _IO_DIR_MAX + (size_t)k];
+                        SchedParams p = manager_params_of(rr);
+                        int r;
+
+                        if (!m->devices[j].sched[k] || !m->devices[j].resolved || !rr->configured ||
+                            v->io[j].slot[k] >= 0)
+                                continue;
+                        r = sched_add(m->devices[j].sched[k], &p);
+                        if (r == -ENOMEM)
+                                return log_error_errno(r, "Out of memory");
+                        if (r < 0) {
+                                log_error_errno(r, "VM %s: the I/O core of %s %s refused its settings: %m", v->name,
+                                                m->devices[j].name, io_dir_to_string(k));
+                                continue;
+                        }
+                        v->io[j].slot[k] = r;
+                }
+        return 0;
+}
+
+/* Ancestors of a nested VM cgroup pass the controllers on, where we may. */
+static void vm_enable_ancestors(Manager *m, ManagerVm *v) {
+        _cleanup_free_ char *path = strdup(v->cgroup);
+
+        if (!path)
+                return;
+        for (char *p = path; (p = strchr(p, '/')); p++) {
+                int r;
+
+                *p = '\0';
+                r = cgroup_enable_subtree(m->root_fd, path, m->controllers);
+                if (r < 0 && !v->warned_attach)
+                        log_warning_errno(r,
+                                          "VM %s: cannot enable the controllers in %s/%s/cgroup.subtree_control: "
+                                          "%m",
+                                          v->name, m->config->cgroup_root, path);
+                *p = '/';
+        }
+}
+
+/*
+ * Starts managing a waiting VM if its cgroup is there (made, with
+ * `create: true`).  0 also when it keeps waiting; -errno only for what must
+ * stop schedd (out of memory).
+ */
+static int vm_attach(Manager *m, ManagerVm *v, bool create) {
+        CgroupVm *cg = NULL;
+        RestoreVm *restore = NULL;
+        SchedParams p;
+        CpuStat st;
+        int r;
+
+        if (v->state == MANAGER_VM_MANAGED)
+                return 0;
+
+        r = cgroup_vm_open(m->root_fd, v->cgroup, create && v->rv->create, &cg);
+        if (r == -ENOMEM)
+                return log_error_errno(r, "Out of memory");
+        if (r < 0) {
+                if (v->warned_attach)
+                        return 0;
+                v->warned_attach = true;
+                if (r == -ENODEV)
+                        log_info("VM %s: waiting for cgroup %s/%s", v->name, m->config->cgroup_root, v->cgroup);
+                else
+                        log_warning_errno(r, "VM %s: cannot open cgroup %s/%s (will retry): %m", v->name,
+                                          m->config->cgroup_root, v->cgroup);
+                return 0;
+        }
+
+        if (strchr(v->cgroup, '/'))
+                vm_enable_ancestors(m, v);
+
+        r = cgroup_vm_read_cpu_stat(cg, &st);
+        if (r >= 0)
+                r = restore_vm_new(m->state_fd, v->cgroup, &restore);
+        if (r < 0) {
+                cgroup_vm_free(cg);
+                if (r == -ENOMEM)
+                        return log_error_errno(r, "Out of memory");
+                if (r != -ENODEV && !v->warned_attach)
+                        log_warning_errno(r, "VM %s: cannot start managing cgroup %s (will retry): %m", v->name,
+                                          v->cgroup);
+                v->warned_attach = true;
+                return 0;
+        }
+
+        p = manager_params_of(&v->rv->cpu);
+        r = sched_add(m->cpu, &p);
+        if (r < 0) {
+                cgroup_vm_free(cg);
+                restore_vm_free(restore);
+                if (r == -ENOMEM)
+                        return log_error_errno(r, "Out of memory");
+                log_error_errno(r, "VM %s: the CPU core refused its settings: %m", v->name);
+                v->warned_attach = true;
+                return 0;
+        }
+
+        v->cpu_slot = r;
+        v->cg = cg;
+        v->restore = restore;
+        v->state = MANAGER_VM_MANAGED;
+        v->gone = false;
+        v->last_cpu = st;
+        v->have_last_cpu = true;
+        v->warned_attach = false;
+        log_info("VM %s: managing cgroup %s/%s", v->name, m->config->cgroup_root, v->cgroup);
+
+        r = manager_vm_join_io(m, v);
+        if (r < 0)
+                return r;
+        manager_vm_apply_memory(v);
+        return 0;
+}
+
+/* Attaches every waiting VM whose cgroup is there.  0 or a fatal -errno. */
+int manager_attach_waiting(Manager *m, bool create) {
+        for (size_t i = 0; i < m->n_vms; i++) {
+                int r = vm_attach(m, m->vms[i], create);
+                if (r < 0)
+                        return r;
+        }
+        manager_release_gone(m);
+        return 0;
+}
+
+/* A counter that went back (a cgroup made anew under the same name) counts from zero. */
+static uint64_t counter_delta(uint64_t now, uint64_t before) {
+        return now >= before ? now - before : 0;
+}
+
+/* cpu.stat of every managed VM: what it used, whether it was throttled. */
+void manager_read_cpu(Manager *m) {
+        for (size_t i = 0; i < m->n_vms; i++) {
+                ManagerVm *v = m->vms[i];
+                CpuStat st;
+                int r;
+
+                if (v->state != MANAGER_VM_MANAGED || v->gone)
+                        continue;
+                v->cpu_used_usec = 0;
+                v->cpu_throttled = false;
+                r = manager_vm_check_gone(v, cgroup_vm_read_cpu_stat(v->cg, &st));
+                if (r == -ENODEV)
+                        continue;
+                if (r < 0) {
+                        vm_warn_file(v, CGROUP_FILE_CPU_STAT, r, "read");
+                        continue;
+                }
+                v->warned_files &= ~(1U << CGROUP_FILE_CPU_STAT);
+                if (v->have_last_cpu) {
+                        v->cpu_used_usec = counter_delta(st.usage_usec, v->last_cpu.usage_usec);
+                        v->cpu_throttled = st.nr_throttled > v->last_cpu.nr_throttled;
+                }
+                v->last_cpu = st;
+                v->have_last_cpu = true;
+        }
+}
+
+/* io.stat of every managed VM with I/O policy, read once, split per device. */
+void manager_read_io(Manager *m) {
+        for (size_t i = 0; i < m->n_vms; i++) {
+                ManagerVm *v = m->vms[i];
+                const char *text;
+                int r;
+
+                if (v->state != MANAGER_VM_MANAGED || v->gone || !vm_has_io(m, v))
+                        continue;
+                for (size_t j = 0; j < m->n_devices; j++)
+                        memset(v->io[j].used, 0, sizeof(v->io[j].used));
+
+                r = manager_vm_check_gone(v, cgroup_vm_read(v->cg, CGROUP_FILE_IO_STAT, &text));
+                if (r == -ENODEV)
+                        continue;
+                for (size_t j = 0; r >= 0 && j < m->n_devices; j++) {
+                        IoStat st;
+
+                        if (!manager_vm_in_device(v, j))
+                                continue;
+                        r = cgroup_parse_io_stat(text, m->devices[j].major, m->devices[j].minor, &st);
+                        if (r < 0)
+                                break;
+                        if (v->io[j].have_last)
+                                for (int k = 0; k < _IO_DIR_MAX; k++)
+                                        v->io[j].used[k] =
+                                                counter_delta(io_stat_get(&st, k), io_stat_get(&v->io[j].last, k));
+                        v->io[j].last = st;
+                        v->io[j].have_last = true;
+                }
+                if (r < 0)
+                        vm_warn_file(v, CGROUP_FILE_IO_STAT, r, "read");
+                else
+                        v->warned_files &= ~(1U << CGROUP_FILE_IO_STAT);
+        }
+}
+
+/* cpu.weight, cpu.max and io.max from the decisions, where they changed. */
+void manager_enforce(Manager *m) {
+        for (size_t i = 0; i < m->n_vms; i++) {
+                ManagerVm *v = m->vms[i];
+                const SchedDecision *d;
+                char buf[CGROUP_LINE_MAX];
+
+                if (v->state != MANAGER_VM_MANAGED || v->gone)
+                        continue;
+
+                d = sched_decision(m->cpu, v->cpu_slot);
+                (void)cgroup_format_weight(d->weight, buf, sizeof(buf));
+                if (vm_write(v, CGROUP_FILE_CPU_WEIGHT, buf) < 0)
+                        continue;
+                (void)cgroup_format_cpu_max(sched_cpu_max_quota_usec(d, m->cpu_capacity, CGROUP_CPU_PERIOD_USEC),
+                                            CGROUP_CPU_PERIOD_USEC, buf, sizeof(buf));
+                if (vm_write(v, CGROUP_FILE_CPU_MAX, buf) < 0)
+                        continue;
+
+                for (size_t j = 0; j < m->n_devices; j++) {
+                        const ManagerDevice *dev = &m->devices[j];
+                        uint64_t limit[_IO_DIR_MAX];
+
+                        if (!dev->resolved || !manager_vm_in_device(v, j))
+                                continue;
+                        for (int k = 0; k < _IO_DIR_MAX; k++) {
+                                const SchedDecision *io =
+                                        v->io[j].slot[k] >= 0 ? sched_decision(dev->sched[k], v->io[j].slot[k]) : NULL;
+
+                                limit[k] = !io || io->rate >= dev->cap[k] ? CGROUP_LIMIT_MAX : io->rate;
+                        }
+                        (void)cgroup_format_io_max(dev->major, dev->minor, limit, buf, sizeof(buf));
+                        if (vm_write(v, CGROUP_FILE_IO_MAX, buf) < 0)
+                                break;
+                }
+        }
+}
