@@ -22,10 +22,16 @@
 #define DEMAND_HEADROOM 0.25
 
 /* Every VM is allowed at least this fraction of the capacity (or its
- * reservation, if larger), so that an idle VM that wakes up can run at once
- * and be seen to want more on the next tick (the weight of an idle cgroup
- * costs the others nothing). */
+ * reservation, if larger), so that a VM always has some rate to be seen
+ * using. */
 #define MIN_RATE_FRACTION 0.005
+
+/* Use is also averaged over about this long (an exponential moving
+ * average): some counters move in lumps (io.stat by whole requests of up
+ * to hundreds of KiB), so one tick can show nothing from a VM that is busy
+ * on average.  A tenth of a second smooths that out while still following
+ * a change of load within a few ticks. */
+#define USE_AVERAGE_USEC 100000.0
 
 /* A released VM is held when its bucket runs dry and released again only
  * when it has refilled to this fraction of its size: VServer's tokens_min,
@@ -48,6 +54,8 @@ struct SchedVmState {
         SchedDecision decision;
         double demand;           /* estimated, tokens per second; INFINITY = wants more */
         double static_ent;       /* allocation if every VM wanted all it could get */
+        double avg_used;         /* moving averages of the used and the allowed rate */
+        double avg_allowed;
         uint64_t transitions;
         bool fresh;              /* added since the last tick */
         uint64_t throttled_until_usec;
@@ -262,10 +270,14 @@ static void compute_static(Sched *s) {
 }
 
 /* Demand estimate from one tick's use.  `allowed` is the rate the VM
- * could have had: its rate, or in weight mode its weighted part of the
- * capacity among the VMs that ran, if that is less. */
+ * could have had: its rate, or its part of the capacity when the VMs that
+ * ran were allowed more than the capacity in all. */
 static void estimate_demand(SchedVmState *v, const SchedUsage *u, double dt_sec, double allowed, uint64_t now_usec) {
         double used_rate = (double)u->used / dt_sec;
+        double alpha = dt_sec * USEC_PER_SEC / (USE_AVERAGE_USEC + dt_sec * USEC_PER_SEC);
+
+        v->avg_used += alpha * (used_rate - v->avg_used);
+        v->avg_allowed += alpha * (allowed - v->avg_allowed);
 
         /* Held back by enforcement: it wants more, and keeps wanting more
          * for a while after, because a VM throttled by cpu.max for a whole
@@ -274,8 +286,9 @@ static void estimate_demand(SchedVmState *v, const SchedUsage *u, double dt_sec,
                 v->throttled_until_usec = now_usec + THROTTLE_MEMORY_USEC;
 
         v->decision.wants_more = now_usec < v->throttled_until_usec ||
-                                 (used_rate > 0 && used_rate >= SATURATION * allowed);
-        v->demand = v->decision.wants_more ? INFINITY : used_rate;
+                                 (used_rate > 0 && used_rate >= SATURATION * allowed) ||
+                                 (v->avg_used > 0 && v->avg_used >= SATURATION * v->avg_allowed);
+        v->demand = v->decision.wants_more ? INFINITY : fmax(used_rate, v->avg_used);
 }
 
 /* Refill at the entitlement that held during the tick, drain by use, and
@@ -381,32 +394,28 @@ static void allocate(Sched *s, double dt_sec) {
                         continue;
                 double ceil = ceiling_of(&v->params);
                 double floor_rate = fmax((double)v->params.reserve, MIN_RATE_FRACTION * cap);
-                if (!isinf(v->demand))
-                        floor_rate = fmax(floor_rate, v->demand * (1 + DEMAND_HEADROOM));
+                /* A VM that does not use all it may is allowed its static
+                 * entitlement: it does not use it, so nobody loses, and if
+                 * it wakes up it has its part at once instead of a tick
+                 * later (the kernel gives a cgroup no more than it uses,
+                 * whatever its weight). */
+                if (!v->decision.wants_more)
+                        floor_rate = fmax(floor_rate, fmax(v->static_ent, v->demand * (1 + DEMAND_HEADROOM)));
                 floor_rate = fmin(ceil, floor_rate);
                 v->decision.rate = (uint64_t)llround(fmax(s->x[i], floor_rate));
         }
 
         /* Weights proportional to the rates, the largest at the top of
-         * cpu.weight's range for the finest resolution.  A VM that does not
-         * use all it may weighs at least its static entitlement: the kernel
-         * gives a cgroup no more than it uses whatever its weight, and if it
-         * wakes up it gets its entitlement at once instead of a tick later. */
-        double max_basis = 0;
+         * cpu.weight's range for the finest resolution. */
+        double max_rate = 0;
+        for (size_t i = 0; i < n; i++)
+                if (s->vms[i].used)
+                        max_rate = fmax(max_rate, (double)s->vms[i].decision.rate);
         for (size_t i = 0; i < n; i++) {
                 SchedVmState *v = &s->vms[i];
                 if (!v->used)
                         continue;
-                s->x2[i] = (double)v->decision.rate;
-                if (!v->decision.wants_more)
-                        s->x2[i] = fmax(s->x2[i], v->static_ent);
-                max_basis = fmax(max_basis, s->x2[i]);
-        }
-        for (size_t i = 0; i < n; i++) {
-                SchedVmState *v = &s->vms[i];
-                if (!v->used)
-                        continue;
-                double w = max_basis > 0 ? round(s->x2[i] * WEIGHT_MAX / max_basis) : WEIGHT_MIN;
+                double w = max_rate > 0 ? round((double)v->decision.rate * WEIGHT_MAX / max_rate) : WEIGHT_MIN;
                 v->decision.weight = (uint32_t)fmin(fmax(w, WEIGHT_MIN), WEIGHT_MAX);
         }
 }
@@ -433,14 +442,16 @@ int sched_tick(Sched *s, uint64_t now_usec, const SchedUsage *usage) {
         double dt_sec = (double)dt_usec / USEC_PER_SEC;
         s->last_usec = now_usec;
 
-        /* Weight mode: the kernel divides the capacity among the VMs that
-         * ran in proportion to their weights, so that is what each could
-         * have had. */
-        double active_weight = 0;
-        if (s->mode == SCHED_MODE_WEIGHT)
-                for (size_t i = 0; i < s->n_slots; i++)
-                        if (s->vms[i].used && !s->vms[i].fresh && usage[i].used > 0)
-                                active_weight += s->vms[i].decision.weight;
+        /* When the VMs that ran were allowed more than the capacity in all,
+         * each could only have had its part of it: in weight mode the
+         * kernel divides by weight, in rate mode a saturated device serves
+         * everyone more slowly in proportion. */
+        double active = 0;
+        for (size_t i = 0; i < s->n_slots; i++)
+                if (s->vms[i].used && !s->vms[i].fresh && usage[i].used > 0)
+                        active += s->mode == SCHED_MODE_WEIGHT ? (double)s->vms[i].decision.weight
+                                                               : (double)s->vms[i].decision.rate;
+        double active_rate = s->mode == SCHED_MODE_WEIGHT ? 0 : active;
 
         for (size_t i = 0; i < s->n_slots; i++) {
                 SchedVmState *v = &s->vms[i];
@@ -454,8 +465,10 @@ int sched_tick(Sched *s, uint64_t now_usec, const SchedUsage *usage) {
                         continue;
                 }
                 double allowed = (double)v->decision.rate;
-                if (active_weight > 0)
-                        allowed = fmin(allowed, (double)s->capacity * v->decision.weight / active_weight);
+                if (s->mode == SCHED_MODE_WEIGHT && active > 0)
+                        allowed = fmin(allowed, (double)s->capacity * v->decision.weight / active);
+                else if (active_rate > (double)s->capacity)
+                        allowed = allowed * (double)s->capacity / active_rate;
                 estimate_demand(v, &usage[i], dt_sec, allowed, now_usec);
                 account_bucket(s, (int)i, &usage[i], dt_usec);
         }

@@ -33,10 +33,12 @@ typedef struct Env {
         double carry[MAXVM];  /* fractions of tokens not yet reported */
         uint64_t now;
         double window_sec;
+        double lump; /* use is reported in whole lumps of this many tokens (0: 1) */
+        bool no_throttle_signal; /* like io.stat: nothing tells a VM was held back (the default) */
 } Env;
 
 static void env_init(Env *e, SchedMode mode, double capacity) {
-        *e = (Env){ .mode = mode, .capacity = capacity, .now = 1000000 };
+        *e = (Env){ .mode = mode, .capacity = capacity, .now = 1000000, .no_throttle_signal = true };
         e->s = sched_new(mode, (uint64_t)capacity);
         cr_assert_not_null(e->s);
         cr_assert_eq(sched_tick(e->s, e->now, NULL), 0);
@@ -91,12 +93,14 @@ static void env_run(Env *e, double seconds, bool measure) {
                 host_step(e, use);
                 for (int i = 0; i < e->n; i++) {
                         const SchedDecision *d = sched_decision(e->s, e->slot[i]);
+                        double lump = e->lump > 0 ? e->lump : 1;
                         double tokens = use[i] * TICK_USEC / USEC_PER_SEC + e->carry[i];
-                        uint64_t whole = (uint64_t)floor(tokens);
+                        uint64_t whole = (uint64_t)(floor(tokens / lump) * lump);
                         e->carry[i] = tokens - (double)whole;
                         u[e->slot[i]].used = whole;
                         u[e->slot[i]].throttled = e->mode == SCHED_MODE_WEIGHT ? e->demand[i] > (double)d->ceiling
-                                                                               : e->demand[i] > (double)d->rate;
+                                                                               : e->demand[i] > (double)d->rate &&
+                                                                                         !e->no_throttle_signal;
                         if (measure)
                                 e->got[i] += (double)whole;
                 }
@@ -297,6 +301,33 @@ Test(sched, hysteresis_bounds_transitions) {
                 cr_assert_leq(t, 20, "%llu transitions in 10 s", (unsigned long long)t);
                 env_done(&e);
         }
+}
+
+Test(sched, lumpy_counters_still_share) {
+        /* A disk of 10 MB/s whose counters move in 256 KiB requests: most
+         * 10 ms ticks show nothing from a VM that is busy on average. */
+        Env e;
+        env_init(&e, SCHED_MODE_RATE, 10e6);
+        e.lump = 262144;
+        e.no_throttle_signal = true;
+        int a = env_add(&e, 0, 0, 1, 0, 100e6);
+        int b = env_add(&e, 0, 0, 3, 0, 100e6);
+        env_run(&e, 3, false);
+        env_run(&e, 10, true);
+        assert_frac(&e, a, 0.25);
+        assert_frac(&e, b, 0.75);
+
+        /* A limited VM alone gets its limit, not the minimum rate. */
+        Env f;
+        env_init(&f, SCHED_MODE_RATE, 50e6);
+        f.lump = 65536;
+        f.no_throttle_signal = true;
+        int c = env_add(&f, 0, 2e6, 1, 0, 100e6);
+        env_run(&f, 2, false);
+        env_run(&f, 10, true);
+        assert_frac(&f, c, 0.04);
+        env_done(&e);
+        env_done(&f);
 }
 
 Test(sched, update_keeps_tokens_clamped) {
