@@ -92,3 +92,54 @@ Test(alloc, idle_reservation_releases_capacity) {
         near(x[1], 0.5);
         near(x[2], 1.5);
 }
+
+/* Reference: the level found by bisection, the allocation from it. */
+static double reference_fill(double capacity, const AllocItem *it, size_t n, double *out) {
+        double floors = 0;
+        for (size_t i = 0; i < n; i++)
+                floors += it[i].floor;
+        double lo = 0, hi = 1e12;
+        for (int iter = 0; iter < 200; iter++) {
+                double mid = (lo + hi) / 2, sum = floors;
+                for (size_t i = 0; i < n; i++)
+                        if (it[i].weight > 0 && it[i].cap > it[i].floor)
+                                sum += fmin(it[i].cap, it[i].floor + it[i].weight * mid) - it[i].floor;
+                if (sum > capacity)
+                        hi = mid;
+                else
+                        lo = mid;
+        }
+        double used = 0;
+        for (size_t i = 0; i < n; i++) {
+                out[i] = it[i].floor;
+                if (it[i].weight > 0 && it[i].cap > it[i].floor)
+                        out[i] = fmin(it[i].cap, it[i].floor + it[i].weight * lo);
+                used += out[i];
+        }
+        return capacity - used;
+}
+
+Test(alloc, many_items_match_a_bisection_reference) {
+        /* Enough items that the sort partitions, with ties and duplicates. */
+        enum { M = 3000 };
+        static AllocItem it[M];
+        static double got[M], want[M];
+        static AllocKey k[M];
+        uint64_t seed = 12345;
+        for (int round = 0; round < 5; round++) {
+                double floors = 0;
+                for (int i = 0; i < M; i++) {
+                        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+                        double f = (double)(seed >> 40 & 0xff) * (round % 2 ? 0 : 0.001);
+                        double c = f + (double)(seed >> 20 & 0x3ff) / 64.0;
+                        it[i] = (AllocItem){ f, (seed >> 33 & 7) == 0 ? f : c, (uint32_t)(seed >> 50 & 3) * 3 };
+                        floors += f;
+                }
+                double cap = floors + 100 * (round + 1);
+                double spare = alloc_waterfill(cap, it, M, got, k, NULL);
+                double ref_spare = reference_fill(cap, it, M, want);
+                cr_assert_float_eq(spare, ref_spare, 1e-6);
+                for (int i = 0; i < M; i++)
+                        cr_assert_float_eq(got[i], want[i], 1e-6, "item %d: %g vs %g", i, got[i], want[i]);
+        }
+}
