@@ -314,41 +314,36 @@ static int resolve_resource(const ResourceSpec *spec, const ResourcePolicy *rp, 
         return 0;
 }
 
-/* A cgroup path without leading or trailing slashes, as a (start, length) view. */
-static void cgroup_view(const VmPolicy *vm, const char **ret_start, size_t *ret_len) {
-        const char *s = vm->cgroup ? vm->cgroup : vm->name;
-        size_t n;
-
-        while (*s == '/')
-                s++;
-        n = strlen(s);
-        while (n > 0 && s[n - 1] == '/')
-                n--;
-        *ret_start = s;
-        *ret_len = n;
+/* The VM's cgroup, relative to the cgroup root: its own or its name. */
+static const char *vm_cgroup(const VmPolicy *vm) {
+        return vm->cgroup ? vm->cgroup : vm->name;
 }
 
 static int check_cgroups(const Policy *p, PolicyError *err) {
-        for (size_t j = 1; j < p->n_vms; j++) {
+        for (size_t j = 0; j < p->n_vms; j++) {
                 const VmPolicy *b = &p->vms[j];
-                const char *bs;
-                size_t bn;
+                const char *bs = vm_cgroup(b);
+                char key[VALIDATE_KEY_MAX];
+                size_t bn = strlen(bs);
 
-                cgroup_view(b, &bs, &bn);
+                /* The parser never lets such a path in; a model built in
+                 * code could, and a leading '/' would leave the cgroup root. */
+                if (bn == 0 || bs[0] == '/' || bs[bn - 1] == '/') {
+                        snprintf(key, sizeof(key), "vms.%s", b->name);
+                        return error_at(err, -EINVAL, b->cgroup ? &b->cgroup_loc : &b->loc, key,
+                                        b->cgroup ? "cgroup" : NULL, "cgroup \"%s\" must be a relative path", bs);
+                }
+
                 for (size_t i = 0; i < j; i++) {
                         const VmPolicy *a = &p->vms[i];
-                        char key[VALIDATE_KEY_MAX];
-                        const char *as;
-                        size_t an;
 
-                        cgroup_view(a, &as, &an);
-                        if (an != bn || memcmp(as, bs, an) != 0)
+                        if (strcmp(vm_cgroup(a), bs) != 0)
                                 continue;
 
                         snprintf(key, sizeof(key), "vms.%s", b->name);
                         return error_at(err, -EINVAL, b->cgroup ? &b->cgroup_loc : &b->loc, key,
-                                        b->cgroup ? "cgroup" : NULL, "vms.%s and vms.%s both use cgroup %.*s", a->name,
-                                        b->name, (int)bn, bs);
+                                        b->cgroup ? "cgroup" : NULL, "vms.%s and vms.%s both use cgroup %s", a->name,
+                                        b->name, bs);
                 }
         }
         return 0;
@@ -426,7 +421,7 @@ static int resolve_vm(const VmPolicy *vm, const ResolvedPolicy *rp, uint64_t net
         int r;
 
         out->name = vm->name;
-        out->cgroup = vm->cgroup;
+        out->cgroup = vm_cgroup(vm);
         out->create = vm->create == 1;
         out->net_interface = vm->net_interface;
 

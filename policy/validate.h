@@ -49,7 +49,7 @@ typedef struct ResolvedDevice {
 
 typedef struct ResolvedVm {
         const char *name;    /* points into the Policy */
-        const char *cgroup;  /* relative to the cgroup root; NULL: the VM's name */
+        const char *cgroup;  /* relative to the cgroup root (the VM's name if the policy names none); never NULL */
         bool create;
         const char *net_interface; /* NULL if none */
         ResolvedResource cpu;

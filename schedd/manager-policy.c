@@ -11,20 +11,6 @@
 #include "manager-internal.h"
 #include "policy/parse.h"
 
-/* The VM's cgroup relative to the root, without leading or trailing
- * slashes (as validation compares them).  NULL on OOM. */
-static char *cgroup_of(const ResolvedVm *rv) {
-        const char *s = rv->cgroup ? rv->cgroup : rv->name;
-        size_t n;
-
-        while (*s == '/')
-                s++;
-        n = strlen(s);
-        while (n > 0 && s[n - 1] == '/')
-                n--;
-        return strndup(s, n);
-}
-
 static const ResolvedVm *resolved_find_vm(const ResolvedPolicy *rp, const char *name) {
         for (size_t i = 0; i < rp->n_vms; i++)
                 if (strcmp(rp->vms[i].name, name) == 0)
@@ -195,7 +181,7 @@ static int apply_prepare(Manager *m, const ResolvedPolicy *rp, ApplyPlan *plan) 
         if (!plan->vms)
                 return -ENOMEM;
         for (size_t i = 0; i < rp->n_vms; i++) {
-                _cleanup_free_ char *cgroup = cgroup_of(&rp->vms[i]);
+                _cleanup_free_ char *cgroup = strdup(rp->vms[i].cgroup);
                 ManagerVm *v;
 
                 if (!cgroup)

@@ -155,7 +155,7 @@ Test(validate, defaults) {
         cr_assert_eq(r.n_vms, 1);
         v = &r.vms[0];
         cr_assert_str_eq(v->name, "idle");
-        cr_assert_null(v->cgroup);
+        cr_assert_str_eq(v->cgroup, "idle");
         cr_assert_not(v->create);
         cr_assert_null(v->net_interface);
         /* every VM takes part in CPU scheduling */
@@ -258,7 +258,7 @@ Test(validate, percent_and_absolute) {
 
         cr_assert_str_eq(ra->cgroup, "machine.slice/a.scope");
         cr_assert(ra->create);
-        cr_assert_null(rb->cgroup);
+        cr_assert_str_eq(rb->cgroup, rb->name);
         cr_assert_not(rb->create);
         resolved_policy_done(&r);
         policy_done(&p);
@@ -521,9 +521,19 @@ Test(validate, error_duplicate_cgroup) {
 
         free(v->cgroup);
         v->cgroup = strdup("machine.slice/batch");
-        policy_find_vm(&p, "web")->cgroup = strdup("machine.slice/batch/");
+        policy_find_vm(&p, "web")->cgroup = strdup("machine.slice/batch");
         validate_fails(&p, &facts_2cpu,
                        "over.yaml:4:11: vms.batch.cgroup: vms.web and vms.batch both use cgroup machine.slice/batch");
+
+        /* A model built in code (the parser refuses these) with a path that is not relative. */
+        free(v->cgroup);
+        v->cgroup = strdup("/machine.slice/batch");
+        validate_fails(&p, &facts_2cpu, "over.yaml:4:11: vms.batch.cgroup: cgroup \"/machine.slice/batch\" must be a relative path");
+        free(v->cgroup);
+        v->cgroup = strdup("machine.slice/batch/");
+        validate_fails(&p, &facts_2cpu, "over.yaml:4:11: vms.batch.cgroup: cgroup \"machine.slice/batch/\" must be a relative path");
+        free(policy_find_vm(&p, "web")->cgroup);
+        policy_find_vm(&p, "web")->cgroup = NULL;
 
         /* a default (the VM's name) against an explicit one: the VM line is the location */
         free(v->cgroup);
