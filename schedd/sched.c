@@ -47,6 +47,11 @@
 #define WEIGHT_MIN 1
 #define WEIGHT_MAX 10000
 
+/* A weight is rewritten only when it would move by more than 1/32 (3 %)
+ * of itself: finer than the shares anyone asks for, coarse enough that the
+ * jitter of measured use does not rewrite cpu.weight every tick. */
+#define WEIGHT_DEADBAND_DIVISOR 32
+
 struct SchedVmState {
         bool used;
         SchedParams params;
@@ -405,18 +410,22 @@ static void allocate(Sched *s, double dt_sec) {
                 v->decision.rate = (uint64_t)llround(fmax(s->x[i], floor_rate));
         }
 
-        /* Weights proportional to the rates, the largest at the top of
-         * cpu.weight's range for the finest resolution. */
-        double max_rate = 0;
-        for (size_t i = 0; i < n; i++)
-                if (s->vms[i].used)
-                        max_rate = fmax(max_rate, (double)s->vms[i].decision.rate);
+        /* Weights proportional to the rates, on a fixed scale (the whole
+         * capacity is WEIGHT_MAX), so that one VM's change moves no other
+         * VM's weight.  A weight moves only when the rate moved by more
+         * than WEIGHT_DEADBAND_DIVISOR-th of it: every change is a write to
+         * a cgroup file, and the kernel's sharing cannot tell the
+         * difference. */
         for (size_t i = 0; i < n; i++) {
                 SchedVmState *v = &s->vms[i];
                 if (!v->used)
                         continue;
-                double w = max_rate > 0 ? round((double)v->decision.rate * WEIGHT_MAX / max_rate) : WEIGHT_MIN;
-                v->decision.weight = (uint32_t)fmin(fmax(w, WEIGHT_MIN), WEIGHT_MAX);
+                double w = cap > 0 ? round((double)v->decision.rate * WEIGHT_MAX / cap) : WEIGHT_MIN;
+                uint32_t nw = (uint32_t)fmin(fmax(w, WEIGHT_MIN), WEIGHT_MAX);
+                uint32_t ow = v->decision.weight;
+                uint32_t diff = nw > ow ? nw - ow : ow - nw;
+                if (ow == 0 || (uint64_t)diff * WEIGHT_DEADBAND_DIVISOR > ow)
+                        v->decision.weight = nw;
         }
 }
 
