@@ -82,6 +82,7 @@ void policy_done(Policy *p) {
         for (size_t i = 0; i < p->n_files; i++)
                 free(p->files[i]);
         free(p->files);
+        free(p->vm_index);
         policy_init(p);
 }
 
@@ -106,10 +107,40 @@ const char *policy_intern_file(Policy *p, const char *file) {
         return copy;
 }
 
+/* FNV-1a: short names, no adversary (the admin writes them). */
+static size_t name_hash(const char *s) {
+        uint64_t h = 14695981039346656037ULL;
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+        return (size_t)h;
+}
+
+/* Rebuilds the index for the current vms, with room for `n` VMs. */
+static int vm_index_rebuild(Policy *p, size_t n) {
+        size_t cap = 16;
+        while (cap < 2 * n)
+                cap *= 2;
+        size_t *index = calloc(cap, sizeof(*index));
+        if (!index)
+                return -ENOMEM;
+        for (size_t i = 0; i < p->n_vms; i++) {
+                size_t h = name_hash(p->vms[i].name) & (cap - 1);
+                while (index[h])
+                        h = (h + 1) & (cap - 1);
+                index[h] = i + 1;
+        }
+        free(p->vm_index);
+        p->vm_index = index;
+        p->vm_index_cap = cap;
+        return 0;
+}
+
 VmPolicy *policy_find_vm(const Policy *p, const char *name) {
-        for (size_t i = 0; i < p->n_vms; i++)
-                if (strcmp(p->vms[i].name, name) == 0)
-                        return &p->vms[i];
+        if (!p->vm_index)
+                return NULL;
+        for (size_t h = name_hash(name) & (p->vm_index_cap - 1); p->vm_index[h]; h = (h + 1) & (p->vm_index_cap - 1))
+                if (strcmp(p->vms[p->vm_index[h] - 1].name, name) == 0)
+                        return &p->vms[p->vm_index[h] - 1];
         return NULL;
 }
 
@@ -121,6 +152,9 @@ VmPolicy *policy_add_vm(Policy *p, const char *name) {
         if (vm)
                 return vm;
 
+        /* Room in the index first, so that a failure leaves p as it was. */
+        if (2 * (p->n_vms + 1) > p->vm_index_cap && vm_index_rebuild(p, p->n_vms + 1) < 0)
+                return NULL;
         copy = strdup(name);
         if (!copy)
                 return NULL;
@@ -131,6 +165,11 @@ VmPolicy *policy_add_vm(Policy *p, const char *name) {
         }
         vm->name = copy;
         vm->create = -1;
+
+        size_t h = name_hash(name) & (p->vm_index_cap - 1);
+        while (p->vm_index[h])
+                h = (h + 1) & (p->vm_index_cap - 1);
+        p->vm_index[h] = p->n_vms;
         return vm;
 }
 
@@ -147,6 +186,15 @@ int policy_remove_vm(Policy *p, const char *name) {
         if (p->n_vms == 0) {
                 free(p->vms);
                 p->vms = NULL;
+        }
+        /* Every later VM moved down by one: index afresh.  Were there no
+         * memory for it, the old index would point past the end, so drop
+         * it and fall back to an empty one only then. */
+        if (vm_index_rebuild(p, p->n_vms) < 0) {
+                free(p->vm_index);
+                p->vm_index = NULL;
+                p->vm_index_cap = 0;
+                return -ENOMEM;
         }
         return 0;
 }

@@ -118,6 +118,10 @@ typedef struct Policy {
         size_t n_vms;
         char **files; /* every file name a SourceLoc points at */
         size_t n_files;
+        /* An index of vms by name (open addressing; entries are index + 1, 0
+         * is empty), kept by the functions below; NULL until the first VM. */
+        size_t *vm_index;
+        size_t vm_index_cap; /* a power of two, at least twice n_vms */
 } Policy;
 
 void policy_init(Policy *p);

@@ -319,32 +319,63 @@ static const char *vm_cgroup(const VmPolicy *vm) {
         return vm->cgroup ? vm->cgroup : vm->name;
 }
 
-static int check_cgroups(const Policy *p, PolicyError *err) {
-        for (size_t j = 0; j < p->n_vms; j++) {
-                const VmPolicy *b = &p->vms[j];
-                const char *bs = vm_cgroup(b);
-                char key[VALIDATE_KEY_MAX];
-                size_t bn = strlen(bs);
+typedef struct CgroupRef {
+        const char *cgroup;
+        size_t index;
+} CgroupRef;
 
+static int cgroup_ref_compare(const void *a, const void *b) {
+        const CgroupRef *x = a, *y = b;
+        int c = strcmp(x->cgroup, y->cgroup);
+        return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Every VM's cgroup must be relative, and no two VMs may share one.  The
+ * error is the one a walk in policy order meets first: sorting finds every
+ * shared cgroup in O(n log n) instead of comparing every pair. */
+static int check_cgroups(const Policy *p, PolicyError *err) {
+        size_t first_bad = SIZE_MAX, dup_a = SIZE_MAX, dup_b = SIZE_MAX;
+        char key[VALIDATE_KEY_MAX];
+
+        for (size_t j = 0; j < p->n_vms && first_bad == SIZE_MAX; j++) {
+                const char *c = vm_cgroup(&p->vms[j]);
+                size_t n = strlen(c);
                 /* The parser never lets such a path in; a model built in
                  * code could, and a leading '/' would leave the cgroup root. */
-                if (bn == 0 || bs[0] == '/' || bs[bn - 1] == '/') {
-                        snprintf(key, sizeof(key), "vms.%s", b->name);
-                        return error_at(err, -EINVAL, b->cgroup ? &b->cgroup_loc : &b->loc, key,
-                                        b->cgroup ? "cgroup" : NULL, "cgroup \"%s\" must be a relative path", bs);
-                }
+                if (n == 0 || c[0] == '/' || c[n - 1] == '/')
+                        first_bad = j;
+        }
 
-                for (size_t i = 0; i < j; i++) {
-                        const VmPolicy *a = &p->vms[i];
+        if (p->n_vms > 1) {
+                CgroupRef *refs = calloc(p->n_vms, sizeof(*refs));
+                if (!refs)
+                        return policy_error(err, -ENOMEM, NULL, NULL, "out of memory");
+                for (size_t i = 0; i < p->n_vms; i++)
+                        refs[i] = (CgroupRef){ vm_cgroup(&p->vms[i]), i };
+                qsort(refs, p->n_vms, sizeof(*refs), cgroup_ref_compare);
+                /* In a run of equal cgroups the first two (by index) are the
+                 * pair a walk in order would meet; keep the earliest such. */
+                for (size_t i = 1; i < p->n_vms; i++)
+                        if (strcmp(refs[i].cgroup, refs[i - 1].cgroup) == 0 &&
+                            (i < 2 || strcmp(refs[i - 1].cgroup, refs[i - 2].cgroup) != 0) &&
+                            refs[i].index < dup_b) {
+                                dup_a = refs[i - 1].index;
+                                dup_b = refs[i].index;
+                        }
+                free(refs);
+        }
 
-                        if (strcmp(vm_cgroup(a), bs) != 0)
-                                continue;
-
-                        snprintf(key, sizeof(key), "vms.%s", b->name);
-                        return error_at(err, -EINVAL, b->cgroup ? &b->cgroup_loc : &b->loc, key,
-                                        b->cgroup ? "cgroup" : NULL, "vms.%s and vms.%s both use cgroup %s", a->name,
-                                        b->name, bs);
-                }
+        if (first_bad != SIZE_MAX && first_bad <= dup_b) {
+                const VmPolicy *b = &p->vms[first_bad];
+                snprintf(key, sizeof(key), "vms.%s", b->name);
+                return error_at(err, -EINVAL, b->cgroup ? &b->cgroup_loc : &b->loc, key, b->cgroup ? "cgroup" : NULL,
+                                "cgroup \"%s\" must be a relative path", vm_cgroup(b));
+        }
+        if (dup_b != SIZE_MAX) {
+                const VmPolicy *a = &p->vms[dup_a], *b = &p->vms[dup_b];
+                snprintf(key, sizeof(key), "vms.%s", b->name);
+                return error_at(err, -EINVAL, b->cgroup ? &b->cgroup_loc : &b->loc, key, b->cgroup ? "cgroup" : NULL,
+                                "vms.%s and vms.%s both use cgroup %s", a->name, b->name, vm_cgroup(b));
         }
         return 0;
 }

@@ -410,3 +410,46 @@ Test(model, copy_of_empty) {
         policy_done(&copy);
         policy_done(&empty);
 }
+
+Test(model, many_vms_index_stays_consistent) {
+        /* Enough VMs to grow the name index several times, then removals
+         * that shift every later VM. */
+        Policy p;
+        char name[32];
+
+        policy_init(&p);
+        for (int i = 0; i < 5000; i++) {
+                snprintf(name, sizeof(name), "vm%d", i);
+                VmPolicy *vm = policy_add_vm(&p, name);
+                cr_assert_not_null(vm);
+                cr_assert_str_eq(vm->name, name);
+        }
+        cr_assert_eq(p.n_vms, 5000);
+        cr_assert_eq(policy_add_vm(&p, "vm4321"), &p.vms[4321]); /* an existing one is found, not added */
+        cr_assert_eq(p.n_vms, 5000);
+        for (int i = 0; i < 5000; i += 3) {
+                snprintf(name, sizeof(name), "vm%d", i);
+                cr_assert_eq(policy_remove_vm(&p, name), 0);
+        }
+        cr_assert_eq(policy_remove_vm(&p, "vm0"), -ENOENT);
+        for (int i = 0; i < 5000; i++) {
+                snprintf(name, sizeof(name), "vm%d", i);
+                VmPolicy *vm = policy_find_vm(&p, name);
+                if (i % 3 == 0)
+                        cr_assert_null(vm, "%s was removed", name);
+                else {
+                        cr_assert_not_null(vm, "%s is missing", name);
+                        cr_assert_str_eq(vm->name, name);
+                }
+        }
+        cr_assert_null(policy_find_vm(&p, "nope"));
+
+        Policy c;
+        cr_assert_eq(policy_copy(&c, &p), 0);
+        cr_assert_eq(c.n_vms, p.n_vms);
+        cr_assert_str_eq(policy_find_vm(&c, "vm4999")->name, "vm4999");
+        policy_done(&p);
+        cr_assert_str_eq(policy_find_vm(&c, "vm2")->name, "vm2");
+        policy_done(&c);
+        cr_assert_null(policy_find_vm(&c, "vm2"));
+}

@@ -535,6 +535,20 @@ Test(validate, error_duplicate_cgroup) {
         free(policy_find_vm(&p, "web")->cgroup);
         policy_find_vm(&p, "web")->cgroup = NULL;
 
+        /* Three VMs on one cgroup: the error names the first two, in policy order. */
+        free(v->cgroup);
+        v->cgroup = strdup("shared");
+        free(p.vms[0].cgroup);
+        p.vms[0].cgroup = strdup("shared");
+        free(p.vms[1].cgroup);
+        p.vms[1].cgroup = strdup("shared");
+        p.vms[1].cgroup_loc = (SourceLoc){policy_intern_file(&p, "over.yaml"), 9, 11};
+        validate_fails(&p, &facts_2cpu, "over.yaml:9:11: vms.db.cgroup: vms.web and vms.db both use cgroup shared");
+        free(p.vms[1].cgroup);
+        p.vms[1].cgroup = NULL;
+        free(p.vms[0].cgroup);
+        p.vms[0].cgroup = NULL;
+
         /* a default (the VM's name) against an explicit one: the VM line is the location */
         free(v->cgroup);
         v->cgroup = NULL;
