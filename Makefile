@@ -12,7 +12,7 @@ CC       ?= gcc
 SAN      ?=
 OPT      ?= -O2 -g
 
-PKGS      := libsystemd yaml-0.1 inih libbpf
+PKGS      := libsystemd yaml-0.1 inih libbpf libmicrohttpd
 TEST_PKGS := criterion
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -64,7 +64,10 @@ $(BUILD)/schedd: $(OBJ)/schedd/schedd.o $(BUILD)/libdaemon.a $(BUILD)/libcore.a
 $(BUILD)/schedsim: $(OBJ)/tools/schedsim.o $(BUILD)/libsim.a $(BUILD)/libcore.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/schedctl: $(OBJ)/tools/schedctl.o $(BUILD)/libcore.a
+# schedctl is schedctl.c plus its parts, tools/schedctl-*.c.
+SCHEDCTL_OBJ := $(patsubst %.c,$(OBJ)/%.o,tools/schedctl.c $(wildcard tools/schedctl-*.c))
+
+$(BUILD)/schedctl: $(SCHEDCTL_OBJ) $(BUILD)/libcore.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/bench-core: $(OBJ)/tools/bench-core.o $(BUILD)/libcore.a
@@ -104,6 +107,95 @@ demo: deps $(BUILD)/schedsim
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# ---- Metrics, and installing schedd as a service ---------------------------
+#
+# make check-metrics   the endpoint on a live schedd: promtool, a Prometheus
+#                      server, bad requests while ticking (tests/metrics/run)
+# make check-install   make install into scratch trees, twice (tests/install/run)
+# make bench-metrics   scrape cost and tick timing with 10 to 1,000 VMs
+# make install         DESTDIR= and PREFIX= (default /usr/local): binaries in
+#                      $(SBINDIR) and $(BINDIR), units in $(UNITDIR) (systemd
+#                      reads /usr/local/lib/systemd/system too), configuration
+#                      in $(SYSCONFDIR)/schedd: schedd.conf and policy.yaml only
+#                      where missing, the shipped ones always as *.example.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+DATADIR    ?= $(PREFIX)/share
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+# dbus-daemon reads bus policies from /usr/share/dbus-1/system.d and
+# /etc/dbus-1/system.d only; activation files from $(DATADIR) too.
+DBUS_POLICYDIR  ?= $(if $(filter /usr,$(PREFIX)),$(DATADIR)/dbus-1/system.d,$(SYSCONFDIR)/dbus-1/system.d)
+DBUS_SERVICEDIR ?= $(DATADIR)/dbus-1/system-services
+INSTALL ?= install
+
+.PHONY: check-metrics check-install bench-metrics install
+
+all: $(BUILD)/bench-metrics
+
+$(BUILD)/bench-metrics: $(OBJ)/tools/bench-metrics.o $(BUILD)/libdaemon.a $(BUILD)/libcore.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+check-metrics: $(BUILD)/schedd $(BUILD)/tests/test-metrics $(BUILD)/tests/test-metrics-http
+	@tests/run-unit $(BUILD)/tests/test-metrics $(BUILD)/tests/test-metrics-http
+	@tests/metrics/run $(BUILD)/schedd
+
+check-install: $(BUILD)/schedd $(BUILD)/schedctl
+	@tests/install/run $(BUILD)
+
+bench-metrics: $(BUILD)/bench-metrics
+	$(BUILD)/bench-metrics
+
+install: $(BUILD)/schedd $(BUILD)/schedctl
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/schedd/policy.d $(DESTDIR)$(DATADIR)/doc/schedd
+	$(INSTALL) -m 0755 $(BUILD)/schedd $(DESTDIR)$(SBINDIR)/schedd
+	$(INSTALL) -m 0755 $(BUILD)/schedctl $(DESTDIR)$(BINDIR)/schedctl
+	sed 's|^ExecStart=/usr/local/sbin/schedd|ExecStart=$(SBINDIR)/schedd|' etc/schedd.service \
+		>$(DESTDIR)$(UNITDIR)/schedd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/schedd.service
+	$(INSTALL) -m 0644 etc/schedd.socket $(DESTDIR)$(UNITDIR)/schedd.socket
+	@for f in schedd.conf policy.yaml; do \
+		$(INSTALL) -m 0644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/schedd/$$f.example || exit 1; \
+		if [ -e $(DESTDIR)$(SYSCONFDIR)/schedd/$$f ]; then \
+			echo "keeping $(DESTDIR)$(SYSCONFDIR)/schedd/$$f (the shipped one is $$f.example)"; \
+		else \
+			echo "$(INSTALL) -m 0644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/schedd/$$f"; \
+			$(INSTALL) -m 0644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/schedd/$$f || exit 1; \
+		fi; \
+	done
+	@for f in etc/dbus-1/*.conf; do \
+		[ -e "$$f" ] || continue; \
+		$(INSTALL) -d $(DESTDIR)$(DBUS_POLICYDIR) && \
+		$(INSTALL) -m 0644 $$f $(DESTDIR)$(DBUS_POLICYDIR)/ && echo "installed $$f in $(DBUS_POLICYDIR)" || exit 1; \
+	done
+	@for f in etc/dbus-1/*.service; do \
+		[ -e "$$f" ] || continue; \
+		$(INSTALL) -d $(DESTDIR)$(DBUS_SERVICEDIR) && \
+		$(INSTALL) -m 0644 $$f $(DESTDIR)$(DBUS_SERVICEDIR)/ && echo "installed $$f in $(DBUS_SERVICEDIR)" || exit 1; \
+	done
+	$(INSTALL) -m 0644 README.md $(DESTDIR)$(DATADIR)/doc/schedd/README.md
+
+# ---- The D-Bus interface and schedctl --------------------------------------
+#
+# make check-bus   schedctl end to end: a private dbus-daemon with the shipped
+#                  bus policy, schedd on a fake cgroup tree (tests/bus/run)
+# make bench-bus   bus round trips with 1,000 VMs, and `schedctl set` to the
+#                  new cpu.max (tools/bench-bus)
+
+.PHONY: check-bus bench-bus
+
+$(BUILD)/bench-bus-client: $(OBJ)/tools/bench-bus-client.o
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+check-bus: $(BUILD)/schedd $(BUILD)/schedctl
+	@tests/bus/run $(BUILD)
+
+bench-bus: $(BUILD)/schedd $(BUILD)/schedctl $(BUILD)/bench-bus-client
+	@tools/bench-bus $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -27,7 +27,7 @@
 /* /run is a tmpfs: the restore state must not outlive a reboot, after which
  * the cgroups it describes are gone anyway. */
 #define CONFIG_DEFAULT_STATE_DIR      "/run/schedd"
-#define CONFIG_DEFAULT_BUS_NAME       "org.schedd1"
+#define CONFIG_DEFAULT_BUS_NAME       "org.schedd.Scheduler1"
 #define CONFIG_DEFAULT_METRICS_LISTEN "127.0.0.1:9717"
 
 /* 10 ms: short enough that a burst is spread over many ticks and a change of

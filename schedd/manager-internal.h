@@ -7,14 +7,20 @@
  *   manager-vm.c      one VM: attach, release, reading its counters, writing its knobs
  *   manager-policy.c  loading, validating and applying a policy (start and SIGHUP)
  *   manager-stats.c   the host remainder, STATUS= text, the --stats-file view
+ *   manager-control.c changes asked for over the bus: set, reset, move, validate (manager-control.h)
+ *   manager-bus.c     the D-Bus interface: vtables that translate calls to manager-control.c
+ *   manager-metrics.c counting for the metrics, snapshots for the /metrics endpoint
  */
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "cgroup.h"
 #include "manager.h"
+#include "metrics-http.h"
+#include "metrics.h"
 #include "policy/validate.h"
 #include "restore.h"
 #include "sched.h"
@@ -25,6 +31,8 @@ typedef struct ManagerVmIo {
         uint64_t used[_IO_DIR_MAX]; /* in the last tick: bytes or operations */
         IoStat last;                /* io.stat counters at the previous tick */
         bool have_last;
+        uint64_t held_ticks[_IO_DIR_MAX]; /* metrics: ticks that ended held, and their time */
+        uint64_t held_usec[_IO_DIR_MAX];
 } ManagerVmIo;
 
 typedef enum ManagerVmState {
@@ -45,9 +53,17 @@ typedef struct ManagerVm {
         CpuStat last_cpu;
         bool have_last_cpu;
         uint64_t cpu_used_usec; /* in the last tick */
+        unsigned idle_ticks;    /* ticks in a row it used no CPU (read less often once idle) */
+        bool cpu_enforced;      /* cpu.weight and cpu.max hold the two values below */
+        uint32_t enforced_weight;
+        uint64_t enforced_quota_usec;
         bool cpu_throttled;     /* nr_throttled rose in the last tick */
+        uint64_t cpu_held_ticks; /* metrics: ticks that ended held, and their time */
+        uint64_t cpu_held_usec;
         unsigned warned_files;  /* files whose failed read or write was logged (bits of CgroupFile) */
         bool warned_attach;     /* waiting, or a failed attach, was logged */
+        bool bus_held;              /* held, as last announced on the bus */
+        uint64_t bus_signal_usec;   /* when it was announced; 0: never */
 } ManagerVm;
 
 /* A declared I/O device and its cores. */
@@ -105,6 +121,20 @@ struct Manager {
         uint64_t last_watchdog_usec;
 
         int exit_error; /* a fatal error met inside the loop */
+
+        /* The bus (manager-bus.c) and the changes made over it (manager-control.c) */
+        sd_bus *bus;    /* NULL: no D-Bus interface */
+        Policy runtime; /* `schedctl set --runtime`: laid over the files, lost on exit */
+        PolicyError policy_error; /* why manager_apply_policy_files() failed last */
+
+        /* Metrics (manager-metrics.c) */
+        MetricsServer *metrics_server; /* NULL: no endpoint */
+        MetricsHistogram tick_duration;
+        uint64_t ticks_missed;        /* tick deadlines that passed without a tick */
+        uint64_t reloads;             /* manager_reload() calls */
+        uint64_t reload_failures;     /* of which failed */
+        uint64_t host_cpu_usage_usec; /* host_used_usec summed over ticks */
+        uint64_t metrics_published_usec;
 };
 
 static inline SchedParams manager_params_of(const ResolvedResource *r) {
@@ -156,6 +186,14 @@ void manager_devices_free(ManagerDevice *d, size_t n);
  * the policy and logs it as `what` ("Running", "Reloaded").  Errors are
  * logged; before the apply, the running policy stays.  0 or -errno. */
 int manager_apply_policy_files(Manager *m, const char *what);
+/* The same without logging the error: err says what is wrong.  0 or -errno. */
+int manager_apply_files(Manager *m, const char *what, PolicyError *err);
+/* Validates a merged policy and checks the controllers it needs, changing
+ * nothing else.  0 and *ret (for manager_commit_policy()), or -errno and err. */
+int manager_check_policy(Manager *m, const Policy *policy, ResolvedPolicy *ret, PolicyError *err);
+/* Makes a checked policy the running one, logged as `what`.  Takes over
+ * (and empties) *policy and *rp whatever it returns.  0 or -ENOMEM. */
+int manager_commit_policy(Manager *m, Policy *policy, ResolvedPolicy *rp, const char *what);
 
 /* manager-stats.c */
 
@@ -165,3 +203,24 @@ void manager_account_host(Manager *m);
 void manager_format_status(const Manager *m, char *buf, size_t size);
 /* Rewrites options.stats_file.  0 or -errno. */
 int manager_write_stats(Manager *m, uint64_t now);
+
+/* manager-metrics.c */
+
+/* Starts the /metrics endpoint on the socket the service manager passed,
+ * or on [metrics] listen.  One that cannot start is logged and left off.
+ * 0, or -ENOMEM. */
+int manager_metrics_start(Manager *m);
+void manager_metrics_stop(Manager *m);
+/* After every tick, with what it took: the counters, and a snapshot for the
+ * endpoint when one is due. */
+void manager_metrics_tick(Manager *m, uint64_t now, uint64_t duration_usec);
+/* The state now, as one malloc() block.  0 and *ret, or -ENOMEM. */
+int manager_metrics_snapshot(const Manager *m, MetricsSnapshot **ret);
+
+/* manager-bus.c */
+
+/* After every tick: announces the VMs whose held state changed, at most
+ * once a second per VM (the latest state wins). */
+void manager_bus_tick(Manager *m, uint64_t now);
+/* Leaves the bus (manager_free()). */
+void manager_bus_stop(Manager *m);

@@ -382,39 +382,50 @@ static int manager_apply(Manager *m, Policy *policy, ResolvedPolicy *rp) {
         return 0;
 }
 
-/* Loads and validates the policy files.  Logs the exact error. */
-static int manager_load_policy(Manager *m, Policy *ret_policy, ResolvedPolicy *ret_resolved) {
+/* Loads the policy files, with the runtime overlay (manager-control.c) over them. */
+static int manager_load_policy(Manager *m, Policy *ret_policy, PolicyError *err) {
         Policy policy;
-        ResolvedPolicy rp = {};
-        PolicyError err = {};
         int r;
 
         policy_init(&policy);
-        r = policy_load(m->config->policy_path, m->config->override_dir, &policy, &err);
-        if (r >= 0)
-                r = policy_validate(&policy, &m->facts, &rp, &err);
+        r = policy_load(m->config->policy_path, m->config->override_dir, &policy, err);
+        if (r >= 0 && policy_merge(&policy, &m->runtime) < 0)
+                r = policy_error(err, -ENOMEM, NULL, NULL, "out of memory");
         if (r < 0) {
                 policy_done(&policy);
-                return log_error_errno(r, "%s", err.message);
+                return r;
         }
-
         *ret_policy = policy;
-        *ret_resolved = rp;
         return 0;
 }
 
 /* Checks (and enables) at the root the controllers a policy needs. */
-static int manager_check_controllers(Manager *m, const ResolvedPolicy *rp) {
+static int manager_check_controllers(Manager *m, const ResolvedPolicy *rp, PolicyError *err) {
         unsigned needed = controllers_needed(rp);
-        char err[1024];
         int r;
 
         if ((m->controllers & needed) == needed)
                 return 0;
-        r = cgroup_root_check(m->root_fd, m->config->cgroup_root, needed, err, sizeof(err));
+        r = cgroup_root_check(m->root_fd, m->config->cgroup_root, needed, err->message, sizeof(err->message));
         if (r < 0)
-                return log_error_errno(r, "%s", err);
+                return r;
         m->controllers |= needed;
+        return 0;
+}
+
+int manager_check_policy(Manager *m, const Policy *policy, ResolvedPolicy *ret, PolicyError *err) {
+        ResolvedPolicy rp = {};
+        int r;
+
+        r = policy_validate(policy, &m->facts, &rp, err);
+        if (r < 0)
+                return r;
+        r = manager_check_controllers(m, &rp, err);
+        if (r < 0) {
+                resolved_policy_done(&rp);
+                return r;
+        }
+        *ret = rp;
         return 0;
 }
 
@@ -426,32 +437,47 @@ static void log_policy(const Manager *m, const char *what) {
         log_info("%s %s: %s", what, m->config->policy_path, summary);
 }
 
-int manager_apply_policy_files(Manager *m, const char *what) {
-        Policy policy;
-        ResolvedPolicy rp;
+int manager_commit_policy(Manager *m, Policy *policy, ResolvedPolicy *rp, const char *what) {
         int r;
 
-        r = manager_load_policy(m, &policy, &rp);
-        if (r >= 0) {
-                r = manager_check_controllers(m, &rp);
-                if (r < 0) {
-                        resolved_policy_done(&rp);
-                        policy_done(&policy);
-                }
-        }
-        if (r < 0) {
-                if (m->have_policy)
-                        log_error("The policy was not applied; the running policy stays");
-                return r;
-        }
-
-        r = manager_apply(m, &policy, &rp);
-        resolved_policy_done(&rp);
-        policy_done(&policy);
+        r = manager_apply(m, policy, rp);
+        resolved_policy_done(rp);
+        policy_done(policy);
         if (r < 0)
                 return r;
         log_policy(m, what);
         return 0;
+}
+
+int manager_apply_files(Manager *m, const char *what, PolicyError *err) {
+        Policy policy;
+        ResolvedPolicy rp;
+        int r;
+
+        r = manager_load_policy(m, &policy, err);
+        if (r < 0)
+                return r;
+        r = manager_check_policy(m, &policy, &rp, err);
+        if (r < 0) {
+                policy_done(&policy);
+                return r;
+        }
+        r = manager_commit_policy(m, &policy, &rp, what);
+        if (r < 0)
+                return policy_error(err, r, NULL, NULL, "out of memory");
+        return 0;
+}
+
+int manager_apply_policy_files(Manager *m, const char *what) {
+        int r;
+
+        r = manager_apply_files(m, what, &m->policy_error);
+        if (r < 0) {
+                log_error_errno(r, "%s", m->policy_error.message);
+                if (m->have_policy)
+                        log_error("The policy was not applied; the running policy stays");
+        }
+        return r;
 }
 
 int manager_reload(Manager *m) {
@@ -459,6 +485,9 @@ int manager_reload(Manager *m) {
 
         (void)sd_notify(0, "RELOADING=1\nSTATUS=Reloading the policy");
         r = manager_apply_policy_files(m, "Reloaded");
+        m->reloads++; /* metrics */
+        if (r < 0)
+                m->reload_failures++;
         (void)sd_notify(0, "READY=1");
         m->last_status_usec = 0; /* a fresh STATUS= at the next tick */
         return r;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -134,7 +135,17 @@ static int manager_tick(Manager *m, uint64_t now) {
                         log_warning_errno(r, "Cannot write %s: %m", m->options.stats_file);
         }
         tick_notify(m, now);
+        manager_bus_tick(m, now);
         return 0;
+}
+
+/* The clock now, for how long a tick takes (sd_event_now() is the time the
+ * loop woke up). */
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static void manager_fail(Manager *m, int r) {
@@ -145,21 +156,26 @@ static void manager_fail(Manager *m, int r) {
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
-        uint64_t now;
+        uint64_t now, start_usec;
         int r;
 
-        (void)usec;
         r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
         if (r < 0) {
                 manager_fail(m, r);
                 return 0;
         }
+        /* `usec` is this tick's deadline: every whole interval the loop is
+         * late by is a deadline that passed without a tick. */
+        if (now > usec && m->tick_usec > 0)
+                m->ticks_missed += (now - usec) / m->tick_usec;
 
+        start_usec = monotonic_usec();
         r = manager_tick(m, now);
         if (r < 0) {
                 manager_fail(m, r);
                 return 0;
         }
+        manager_metrics_tick(m, now, monotonic_usec() - start_usec);
         if (m->options.after_tick)
                 m->options.after_tick(m->ticks, m->options.userdata);
         if (m->options.max_ticks > 0 && m->ticks >= m->options.max_ticks) {
@@ -265,6 +281,8 @@ int manager_new(const Config *config, const ManagerOptions *options, Manager **r
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        manager_metrics_stop(m); /* its thread first */
+        manager_bus_stop(m);
         for (size_t i = 0; i < m->n_vms; i++)
                 manager_vm_free(m->vms[i]);
         free(m->vms);
@@ -274,6 +292,7 @@ Manager *manager_free(Manager *m) {
         if (m->have_policy)
                 resolved_policy_done(&m->resolved);
         policy_done(&m->policy);
+        policy_done(&m->runtime);
         sd_event_source_disable_unref(m->tick_source);
         sd_event_source_disable_unref(m->scan_source);
         sd_event_source_disable_unref(m->sigterm_source);
@@ -414,6 +433,15 @@ int manager_start(Manager *m) {
         r = manager_add_sources(m);
         if (r < 0)
                 return r;
+        /* After the signals are blocked: the endpoint's thread inherits the mask. */
+        r = manager_metrics_start(m);
+        if (r < 0)
+                return r;
+        if (m->options.bus) {
+                r = manager_bus_start(m);
+                if (r < 0)
+                        return r;
+        }
 
         r = manager_apply_policy_files(m, "Running");
         if (r < 0)

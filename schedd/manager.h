@@ -20,7 +20,9 @@
  * Only this layer and main log.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -34,6 +36,9 @@ typedef struct ManagerOptions {
         const char *sys_class_block; /* where block device names resolve; NULL: /sys/class/block */
         ManagerTickHook after_tick;  /* NULL: none */
         void *userdata;              /* for after_tick */
+        bool bus;                    /* serve the D-Bus interface (manager_bus_start()) */
+        const char *bus_address;     /* ... on this bus instead of the system bus */
+        bool bus_user;               /* ... or on the user's bus */
 } ManagerOptions;
 
 typedef struct Manager Manager;
@@ -58,3 +63,17 @@ int manager_run(Manager *m);
 /* Loads, validates and applies the policy again (SIGHUP).  0, or -errno
  * with the error logged and the running policy kept. */
 int manager_reload(Manager *m);
+
+/*
+ * Serves the D-Bus interface (manager-bus.c): connects to the system bus
+ * (options.bus_address or bus_user: that bus instead), publishes the
+ * objects and takes [bus] name.  manager_start() calls it when
+ * options.bus is set.  A system bus that cannot be reached is logged and
+ * schedd goes on without the interface; anything else (another owner of
+ * the name, a given bus out of reach) is -errno, logged.
+ */
+int manager_bus_start(Manager *m);
+
+/* Writes the introspection XML of the manager object and of a VM object
+ * to f, without any bus (`schedd --bus-introspect`).  0 or -errno. */
+int manager_bus_introspect(FILE *f);

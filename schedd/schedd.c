@@ -15,8 +15,7 @@
 #include "log.h"
 #include "manager.h"
 #include "policy/units.h"
-
-#define SCHEDD_VERSION "0.1"
+#include "version.h"
 
 typedef struct Args {
         const char *config_path; /* NULL: CONFIG_DEFAULT_PATH, missing is fine */
@@ -33,6 +32,9 @@ static void help(void) {
                "     --version            show the version\n"
                "  -c --config PATH        the configuration file (default " CONFIG_DEFAULT_PATH ")\n"
                "     --log-level LEVEL    err, warning, notice, info (default) or debug\n"
+               "     --user               serve the D-Bus interface on the user's bus\n"
+               "     --bus-address ADDR   serve it on the bus at ADDR (\"unix:path=...\")\n"
+               "     --bus-introspect     print the D-Bus interface's introspection XML and exit\n"
                "\n"
                "For tests:\n"
                "     --ticks N            exit (restoring the cgroups) after N ticks\n"
@@ -53,6 +55,9 @@ static int parse_args(int argc, char *argv[], Args *ret) {
                 ARG_TICKS,
                 ARG_STATS_FILE,
                 ARG_BLOCK_DEVICES,
+                ARG_USER,
+                ARG_BUS_ADDRESS,
+                ARG_BUS_INTROSPECT,
         };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
@@ -62,6 +67,9 @@ static int parse_args(int argc, char *argv[], Args *ret) {
                 {"ticks", required_argument, NULL, ARG_TICKS},
                 {"stats-file", required_argument, NULL, ARG_STATS_FILE},
                 {"block-devices", required_argument, NULL, ARG_BLOCK_DEVICES},
+                {"user", no_argument, NULL, ARG_USER},
+                {"bus-address", required_argument, NULL, ARG_BUS_ADDRESS},
+                {"bus-introspect", no_argument, NULL, ARG_BUS_INTROSPECT},
                 {},
         };
         Args args = {};
@@ -98,6 +106,17 @@ static int parse_args(int argc, char *argv[], Args *ret) {
                         case ARG_STATS_FILE:
                                 args.manager.stats_file = optarg;
                                 break;
+                        case ARG_USER:
+                                args.manager.bus_user = true;
+                                break;
+                        case ARG_BUS_ADDRESS:
+                                args.manager.bus_address = optarg;
+                                break;
+                        case ARG_BUS_INTROSPECT:
+                                r = manager_bus_introspect(stdout);
+                                if (r < 0)
+                                        return log_error_errno(r, "Cannot introspect the D-Bus interface: %m");
+                                return 1;
                         case ARG_BLOCK_DEVICES:
                                 args.manager.sys_class_block = optarg;
                                 break;
@@ -157,6 +176,7 @@ int main(int argc, char *argv[]) {
 
         bump_nofile();
 
+        args.manager.bus = config.bus_enable || args.manager.bus_address || args.manager.bus_user;
         r = manager_new(&config, &args.manager, &m);
         if (r < 0) {
                 log_error_errno(r, "Out of memory");

@@ -44,7 +44,7 @@ Test(config, empty_gives_defaults) {
         cr_assert_eq(c.tick_usec, 10000);
         cr_assert_str_eq(c.state_dir, "/run/schedd");
         cr_assert(c.bus_enable);
-        cr_assert_str_eq(c.bus_name, "org.schedd1");
+        cr_assert_str_eq(c.bus_name, "org.schedd.Scheduler1");
         cr_assert_str_eq(c.metrics_listen, "127.0.0.1:9717");
         cr_assert_eq(c.metrics_family, AF_INET);
         cr_assert_str_eq(c.metrics_address, "127.0.0.1");
@@ -207,7 +207,8 @@ Test(config, bad_bus_values) {
 
                 snprintf(text, sizeof(text), "[bus]\nname = %s\n", bad_names[i]);
                 snprintf(want, sizeof(want),
-                         "t.conf:2: [bus] name: '%s' is not a D-Bus well-known name (like org.schedd1)", bad_names[i]);
+                         "t.conf:2: [bus] name: '%s' is not a D-Bus well-known name (like org.schedd.Scheduler1)",
+                         bad_names[i]);
                 expect_error(text, -EINVAL, want);
         }
 }
