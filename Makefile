@@ -83,11 +83,16 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libdaemon.a $(BUILD)/libsim.a $(BU
 deps:
 	@tools/install-deps
 
-# Unit tests, then the same built with sanitizers, then the scenarios.
+# Unit tests, then the same built with sanitizers, then the scenarios in the
+# simulator, then the daemon end to end on this machine: the bus and schedctl,
+# the metrics endpoint, make install.
 check: deps
 	$(MAKE) check-unit
 	$(MAKE) check-asan
 	$(MAKE) check-scenarios
+	$(MAKE) check-bus
+	$(MAKE) check-metrics
+	$(MAKE) check-install
 
 check-unit: $(TESTS)
 	@tests/run-unit $(TESTS)
@@ -99,8 +104,11 @@ check-asan:
 check-scenarios: $(BUILD)/schedsim
 	@tests/run-scenarios $(BUILD)/schedsim tests/scenarios
 
-bench: $(BUILD)/bench-core
+bench: $(BUILD)/bench-core $(BUILD)/schedd
 	$(BUILD)/bench-core
+	tools/bench-daemon
+	$(MAKE) bench-bus
+	$(MAKE) bench-metrics
 
 demo: deps $(BUILD)/schedsim
 	@$(BUILD)/schedsim --table etc/demo-scenario.yaml

@@ -71,7 +71,9 @@ static void setup(void) {
                  "override_dir =\n"
                  "cgroup_root = %s\n"
                  "tick = 1ms\n"
-                 "state_dir = %s\n",
+                 "state_dir = %s\n"
+                 "[metrics]\n"
+                 "listen =\n",
                  dir, tree, state);
         cr_assert_eq(config_parse_string(text, "test.conf", &config, &err), 0, "%s", err.message);
         log_set_max_level(LOG_WARNING);
