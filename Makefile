@@ -36,6 +36,9 @@ CORE_OBJ := $(CORE_SRC:%.c=$(OBJ)/%.o)
 SIM_OBJ  := $(SIM_SRC:%.c=$(OBJ)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(OBJ)/%.o)
 
+# The egress eBPF program and its skeleton (schedd/egress.c includes it).
+include bpf/Makefile.inc
+
 TOOLS := $(if $(wildcard schedd/schedd.c),$(BUILD)/schedd) $(BUILD)/schedsim $(BUILD)/schedctl $(BUILD)/bench-core
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test-*.c))
 
@@ -93,6 +96,7 @@ check: deps
 	$(MAKE) check-bus
 	$(MAKE) check-metrics
 	$(MAKE) check-install
+	$(MAKE) check-net
 
 check-unit: $(TESTS)
 	@tests/run-unit $(TESTS)
@@ -109,6 +113,7 @@ bench: $(BUILD)/bench-core $(BUILD)/schedd
 	tools/bench-daemon
 	$(MAKE) bench-bus
 	$(MAKE) bench-metrics
+	$(MAKE) bench-egress
 
 demo: deps $(BUILD)/schedsim
 	@$(BUILD)/schedsim --table etc/demo-scenario.yaml

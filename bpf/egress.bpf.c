@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Egress enforcement: a tc program that gives every packet to a context (a
+ * VM, or the host) and holds each context to the rate the daemon sets for it.
+ *
+ * Classification
+ *   - egress_uplink, on the clsact egress hook of each shaped interface: a
+ *     packet with a socket belongs to the VM whose cgroup is the deepest VM
+ *     cgroup among the socket cgroup's ancestors (nested cgroups count for
+ *     their VM); the answer is cached in the socket's local storage until the
+ *     loader changes the VM table.  A packet without a socket that arrived
+ *     through a known tap (a microVM's traffic, forwarded) belongs to the
+ *     tap's VM; anything else to the host.
+ *   - egress_tap, on the clsact ingress hook of a microVM's tap (what the
+ *     guest sends), attached only when dropping: every packet belongs to the
+ *     VM the tap is tied to and is held to its rate right there, before the
+ *     host forwards it.  When pacing, a tap's packets are paced where they
+ *     leave, on the uplink: an ingress hook cannot delay.
+ *
+ * Enforcement: each context has a token bucket for bytes kept as a timeline
+ * (GCRA): `next` is when the bucket is back to empty after what was admitted,
+ * so it holds (now - next) * rate bytes, capped at the burst.  A packet may
+ * start when the bucket is not in debt (start = max(next, now - burst) <= now);
+ * it then moves the timeline on by its own cost, so a packet bigger than the
+ * burst (a GSO packet) still passes and the long-run rate stays exact.
+ *   - Pacing (`pace`): a packet that may not start yet is given its start as
+ *     earliest departure time (skb->tstamp) for the fq qdisc, unless that is
+ *     more than the context's horizon away: then it is dropped, so a bulk
+ *     TCP flow backs off instead of queueing.
+ *   - Dropping (not `pace`): a packet that may not start now is dropped.
+ *   Fairness inside a context: each flow (socket, or flow hash without one)
+ *   has a timeline of its own at 1/2^EGRESS_LIGHT_SHIFT of the context's rate.
+ *   A flow within it is light: its packets leave at once (no departure time)
+ *   and are admitted while the context's debt is under its light horizon,
+ *   but are charged to the context like any other, so the bulk flows beside
+ *   them wait (or drop) for them.  A request-response flow thus never queues
+ *   behind its VM's bulk transfer, and the VM's total stays at its rate.
+ *
+ * Counters are per context and CPU; the loader sums them.
+ */
+
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <stdbool.h>
+#include <bpf/bpf_helpers.h>
+
+#include "egress.h"
+
+#define NSEC_PER_SEC 1000000000ULL
+
+/* A flow sending less than 1/8 of its context's rate is light: a request-
+ * response exchange is far below that, a bulk transfer (alone, or one of a
+ * few sharing the rate) far above. */
+#define EGRESS_LIGHT_SHIFT 3
+/* How long a flow is remembered as heavy after it stops: a bulk flow that
+ * pauses for 100 ms is light again, long enough that a bulk flow's own
+ * gaps (an ACK's round trip, a drop's recovery) do not make it light. */
+#define EGRESS_LIGHT_MEMORY_NSEC (100ULL * 1000 * 1000)
+
+/* Packets up to 2^20 bytes (1 MiB, beyond any GSO packet) have their cost
+ * computed by multiplication: with the reciprocal below 2^43, the product
+ * stays below 2^63. */
+#define EGRESS_COST_LEN_BITS 20
+
+/* Settings, fixed at load: pacing (the interfaces have fq), or dropping. */
+const volatile bool pace = false;
+
+/* Bumped by the loader after each change of vm_cgroups: cached socket
+ * classifications from an older generation are redone. */
+volatile __u64 generation = 0;
+
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(max_entries, EGRESS_MAX_VMS);
+        __type(key, __u64);   /* cgroup id */
+        __type(value, __u32); /* slot */
+} vm_cgroups SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(max_entries, EGRESS_MAX_TAPS);
+        __type(key, __u32);   /* ifindex */
+        __type(value, __u32); /* slot */
+} taps SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_ARRAY);
+        __uint(max_entries, EGRESS_SLOTS);
+        __type(key, __u32);
+        __type(value, EgressVmConfig);
+} vm_config SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_ARRAY);
+        __uint(max_entries, EGRESS_SLOTS);
+        __type(key, __u32);
+        __type(value, EgressVmState);
+} vm_state SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_ARRAY);
+        __uint(max_entries, EGRESS_FLOW_ENTRIES);
+        __type(key, __u32);
+        __type(value, EgressFlow);
+} flows SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+        __uint(map_flags, BPF_F_NO_PREALLOC);
+        __type(key, int);
+        __type(value, EgressSock);
+} socks SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+        __uint(max_entries, EGRESS_SLOTS);
+        __type(key, __u32);
+        __type(value, EgressStats);
+} stats SEC(".maps");
+
+static __always_inline __u64 max_u64(__u64 a, __u64 b) {
+        return a > b ? a : b;
+}
+
+static __always_inline __u64 min_u64(__u64 a, __u64 b) {
+        return a < b ? a : b;
+}
+
+static __always_inline __u64 sub_sat(__u64 a, __u64 b) {
+        return a > b ? a - b : 0;
+}
+
+/* The deepest VM cgroup above the socket's; the host if none. */
+static __always_inline __u32 classify_cgroup(struct __sk_buff *skb) {
+        __u32 slot = EGRESS_HOST_SLOT;
+
+        for (int level = 1; level <= EGRESS_MAX_CGROUP_LEVEL; level++) {
+                __u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
+                if (id == 0)
+                        break;
+                __u32 *s = bpf_map_lookup_elem(&vm_cgroups, &id);
+                if (s)
+                        slot = *s;
+        }
+        return slot;
+}
+
+static __always_inline EgressFlow *flow_by_hash(struct __sk_buff *skb, __u32 slot) {
+        __u32 key = slot * EGRESS_FLOW_SLOTS + (bpf_get_hash_recalc(skb) & (EGRESS_FLOW_SLOTS - 1));
+        return bpf_map_lookup_elem(&flows, &key);
+}
+
+static __always_inline int enforce(struct __sk_buff *skb, __u32 slot, EgressFlow *flow, bool may_delay) {
+        EgressStats *st = bpf_map_lookup_elem(&stats, &slot);
+        EgressVmConfig *cfg = bpf_map_lookup_elem(&vm_config, &slot);
+        EgressVmState *state = bpf_map_lookup_elem(&vm_state, &slot);
+        if (!st || !cfg || !state)
+                return TC_ACT_UNSPEC;
+
+        __u64 len = skb->wire_len ? skb->wire_len : skb->len;
+        __u64 segs = skb->gso_segs ? skb->gso_segs : 1;
+
+        if (!(cfg->flags & EGRESS_VM_LIMITED))
+                goto admit;
+        __u64 rate = cfg->rate_bytes_per_sec;
+        if (rate == 0)
+                goto drop;
+
+        __u64 now = bpf_ktime_get_ns() + EGRESS_CLOCK_OFFSET_NSEC;
+        /* What the packet costs in time at the rate: a multiplication by
+         * the reciprocal the loader prepared, a division where it could not. */
+        __u64 cost;
+        if (cfg->nsec_per_byte_q20 != 0 && len < (1ULL << EGRESS_COST_LEN_BITS))
+                cost = (len * cfg->nsec_per_byte_q20) >> 20;
+        else
+                cost = len * NSEC_PER_SEC / rate;
+
+        /* Light or heavy, from the flow's own timeline (updated without a
+         * lock: a race only blurs the estimate for one packet). */
+        bool light = true;
+        __u64 flow_start = 0;
+        if (flow) {
+                flow_start = max_u64(flow->next_nsec, sub_sat(now, cfg->light_burst_nsec));
+                light = flow_start <= now;
+        }
+        __u64 allowed = light ? cfg->light_horizon_nsec : (may_delay && pace ? cfg->horizon_nsec : 0);
+
+        /* The timeline moves by atomic operations, without a lock.  An idle
+         * context's timeline is first caught up to a full bucket (a compare-
+         * and-swap, so that it loses no other CPU's packet); then the packet
+         * takes its place with one fetch-and-add, and gives it back if it may
+         * not pass (meanwhile another CPU may see the timeline a packet later
+         * than it is: that one is only delayed or dropped a little early). */
+        __u64 floor = sub_sat(now, cfg->burst_nsec);
+        __u64 seen = state->next_nsec;
+        if (seen < floor)
+                __sync_val_compare_and_swap(&state->next_nsec, seen, floor);
+        __u64 start = max_u64(__sync_fetch_and_add(&state->next_nsec, cost), floor);
+        if (start > now + allowed) {
+                __sync_fetch_and_add(&state->next_nsec, -cost);
+                goto drop;
+        }
+
+        if (flow)
+                flow->next_nsec = min_u64(flow_start + (cost << EGRESS_LIGHT_SHIFT), now + EGRESS_LIGHT_MEMORY_NSEC);
+        if (!light && may_delay && pace && start > now) {
+                __u64 departure = start - EGRESS_CLOCK_OFFSET_NSEC;
+                if (departure > skb->tstamp)
+                        skb->tstamp = departure;
+                st->delayed++;
+        }
+admit:
+        st->bytes += len;
+        st->packets += segs;
+        return TC_ACT_UNSPEC;
+drop:
+        st->dropped++;
+        /* A local sender hears of it (NET_XMIT_DROP): TCP keeps the packet,
+         * reduces its window and sends it again later, instead of losing it
+         * and recovering (which, at a short round trip, runs into the same
+         * empty bucket again).  On a tap's ingress it is an ordinary drop. */
+        return TC_ACT_SHOT;
+}
+
+SEC("tc")
+int egress_uplink(struct __sk_buff *skb) {
+        struct bpf_sock *sk = skb->sk;
+        EgressFlow *flow = NULL;
+        __u32 slot;
+
+        if (!sk) {
+                /* Forwarded from a tap: its VM's.  Paced here; when
+                 * dropping, the tap's ingress has done it already. */
+                __u32 ifindex = skb->ingress_ifindex;
+                __u32 *tap = ifindex != 0 ? bpf_map_lookup_elem(&taps, &ifindex) : NULL;
+                if (tap) {
+                        slot = *tap;
+                        if (!pace || slot > EGRESS_HOST_SLOT)
+                                return TC_ACT_UNSPEC;
+                        return enforce(skb, slot, flow_by_hash(skb, slot), true);
+                }
+                slot = EGRESS_HOST_SLOT;
+                flow = flow_by_hash(skb, slot);
+                return enforce(skb, slot, flow, true);
+        }
+
+        sk = bpf_sk_fullsock(sk);
+        if (!sk) {
+                /* A request or time-wait socket: a handshake or closing
+                 * packet, small; classified afresh, and light. */
+                return enforce(skb, classify_cgroup(skb), NULL, true);
+        }
+
+        EgressSock *s = bpf_sk_storage_get(&socks, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+        if (!s)
+                return enforce(skb, classify_cgroup(skb), NULL, true);
+        __u64 gen = generation;
+        if (s->generation != gen) {
+                s->slot = classify_cgroup(skb);
+                s->generation = gen;
+        }
+        slot = s->slot;
+        if (slot > EGRESS_HOST_SLOT)
+                slot = EGRESS_HOST_SLOT;
+        return enforce(skb, slot, &s->flow, true);
+}
+
+SEC("tc")
+int egress_tap(struct __sk_buff *skb) {
+        __u32 ifindex = skb->ifindex;
+        __u32 *s = bpf_map_lookup_elem(&taps, &ifindex);
+        if (!s)
+                return TC_ACT_UNSPEC;
+        __u32 slot = *s;
+        if (slot > EGRESS_HOST_SLOT)
+                return TC_ACT_UNSPEC;
+        return enforce(skb, slot, flow_by_hash(skb, slot), false);
+}
+
+char LICENSE[] SEC("license") = "LGPL-2.1-or-later";
