@@ -2,9 +2,12 @@
 #
 # make            build everything into build/
 # make deps       install the Debian packages the build and tests need (root)
-# make check      unit tests, the same under ASan+UBSan, then the scenarios
+# make check      unit tests, the same under ASan+UBSan, the scenarios in the
+#                 simulator, then the daemon end to end (bus, metrics, install,
+#                 egress)
 # make bench      benchmarks that print figures
-# make demo       the main job: the scheduler on a simulated host
+# make demo       the main job: schedd on a real cgroup v2 kernel under QEMU
+# make demo-sim   the scheduler's decisions on a simulated host
 
 BUILD    ?= build
 CC       ?= gcc
@@ -42,7 +45,7 @@ include bpf/Makefile.inc
 TOOLS := $(if $(wildcard schedd/schedd.c),$(BUILD)/schedd) $(BUILD)/schedsim $(BUILD)/schedctl $(BUILD)/bench-core
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test-*.c))
 
-.PHONY: all deps check check-unit check-asan check-scenarios bench demo clean format
+.PHONY: all deps check check-unit check-asan check-scenarios bench demo demo-sim clean format
 .DEFAULT_GOAL := all
 
 all: $(TOOLS) $(TESTS)
@@ -115,7 +118,13 @@ bench: $(BUILD)/bench-core $(BUILD)/schedd
 	$(MAKE) bench-metrics
 	$(MAKE) bench-egress
 
-demo: deps $(BUILD)/schedsim
+# The main job on a real kernel: schedd on etc/policy.yaml in Debian's kernel
+# under QEMU, a live table, then the static baseline (tools/demo).
+demo: deps $(BUILD)/schedd
+	@tools/demo
+
+# The same ideas on the simulated host, in a second.
+demo-sim: deps $(BUILD)/schedsim
 	@$(BUILD)/schedsim --table etc/demo-scenario.yaml
 
 format:
