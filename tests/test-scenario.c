@@ -142,7 +142,7 @@ Test(scenario, defaults) {
 
 Test(scenario, unknown_and_duplicate_keys) {
         expect_error("durtion: 10s\n", "t.yaml:1:1: durtion: unknown key (expected duration, tick, host, policy, "
-                                       "policy_file, load, events, measure or expect)");
+                                       "policy_file, load, events, measure, expect, tiers or cgroup_files)");
         expect_error(HEAD "measure: { from: 1s, unto: 2s }\n",
                      "t.yaml:4:22: measure.unto: unknown key (expected from or to)");
         expect_error(HEAD "duration: 5s\n", "t.yaml:4:1: duration: duplicate key");

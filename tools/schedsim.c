@@ -2,6 +2,8 @@
 
 /*
  * schedsim SCENARIO.yaml [--json | --table] [--check]
+ * schedsim --plan SCENARIO.yaml
+ * schedsim --check-json RESULT.json [--tolerance X] [--io-tolerance X] SCENARIO.yaml
  *
  * Runs the scheduler core against a simulated host (tools/sim/) and reports
  * what each VM got over the scenario's measure window.
@@ -13,10 +15,23 @@
  *   --check    compares with the scenario's `expect`, one line per
  *              expectation; exit 1 if any fails
  *
+ * For a real kernel (tests/vm/run-scenario), which must not parse scenarios
+ * itself:
+ *   --plan              prints what the guest needs (tools/sim/plan.h)
+ *   --check-json FILE   applies the scenario's `expect` to results measured
+ *                       elsewhere (JSON as --json prints), with the
+ *                       tolerances given: --tolerance (absolute, fractions of
+ *                       the host; default the scenario's own) and
+ *                       --io-tolerance (relative; default 0.10)
+ *
+ * The simulator models CPU only: I/O loads run as idle, and it says so.
+ *
  * Exit status: 0, 1 (an expectation failed), 2 (a bad scenario, policy or
- * command line).
+ * command line), 77 (--check or --check-json of a scenario whose tiers leave
+ * this tier out: skipped).
  */
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +39,8 @@
 #include <string.h>
 
 #include "policy/units.h"
+#include "tools/sim/plan.h"
+#include "tools/sim/results.h"
 #include "tools/sim/run.h"
 #include "tools/sim/scenario.h"
 
@@ -31,6 +48,11 @@
  * scheduler's fault, or the scenario's) from a scenario that could not run. */
 #define EXIT_CHECK_FAILED 1
 #define EXIT_BAD_INPUT    2
+/* The status automake's test drivers (and tests/run-scenarios) read as "skipped". */
+#define EXIT_SKIPPED 77
+
+/* The largest results file read: a few hundred bytes per VM; a megabyte is a mistake. */
+#define RESULTS_FILE_MAX_BYTES (1024 * 1024)
 
 typedef enum OutputMode {
         OUTPUT_DEFAULT,
@@ -81,7 +103,7 @@ static void output_json(const SimResult *res, FILE *f) {
                         ":{\"cpu_fraction\":%.4f,\"usage_usec\":%llu,\"tokens\":%llu,\"bucket_size\":%llu,"
                         "\"held\":%s,\"throttle_count\":%llu,\"transitions_per_sec\":%.3f,\"nr_throttled\":%llu,"
                         "\"managed\":%s,\"allocation\":%.4f,\"entitlement\":%.4f,\"weight\":%u,\"cpu_max_quota_usec\":"
-                        "%llu}",
+                        "%llu,\"io_bps\":null}",
                         v->cpu_fraction, (unsigned long long)v->usage_usec, (unsigned long long)v->tokens,
                         (unsigned long long)v->bucket_size, v->held ? "true" : "false",
                         (unsigned long long)v->throttle_count, v->transitions_per_sec,
@@ -209,63 +231,179 @@ static void output_people(const Scenario *sc, const SimResult *res, FILE *f) {
 /* ---- checks ------------------------------------------------------------------------------------------------------
  */
 
-static bool check_line(FILE *f, const char *what, double expected, double tolerance, double got) {
-        bool ok = fabs(got - expected) <= tolerance + 1e-9;
+/* The simulator's figures as results: every VM, I/O not measured. */
+static int results_of_sim(const SimResult *res, Results *ret) {
+        Results r;
 
-        fprintf(f, "%s %s: expected %g +/- %g, got %.4f\n", ok ? "PASS" : "FAIL", what, expected, tolerance, got);
+        results_init(&r);
+        r.utilization = res->utilization;
+        for (size_t i = 0; i < res->n_vms; i++) {
+                ResultVm *v = results_add_vm(&r, res->vms[i].name);
+
+                if (!v) {
+                        results_done(&r);
+                        return -ENOMEM;
+                }
+                v->cpu_fraction = res->vms[i].cpu_fraction;
+                v->transitions_per_sec = res->vms[i].transitions_per_sec;
+        }
+        *ret = r;
+        return 0;
+}
+
+/* Prints one line per expectation; 1 if every one holds, 0 if not, or -ENOMEM. */
+static int output_check(const Scenario *sc, const Results *res, const CheckTolerance *tol, FILE *f) {
+        CheckLine *lines = NULL;
+        size_t n = 0;
+        bool ok = true;
+        int r;
+
+        r = results_check(sc, res, tol, &lines, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                fprintf(f, "%s\n", lines[i].text);
+                ok &= lines[i].pass;
+        }
+        free(lines);
         return ok;
 }
 
-/* Returns true if every expectation holds. */
-static bool output_check(const Scenario *sc, const SimResult *res, FILE *f) {
-        const ScenarioExpect *x = &sc->expect;
-        bool ok = true;
+/* A number on the command line, in [0, max]. */
+static int parse_tolerance(const char *option, const char *s, double max, double *ret) {
+        char *end;
+        double v;
 
-        for (size_t i = 0; i < x->n_cpu_fraction; i++) {
-                const SimVmResult *v = sim_result_vm(res, x->cpu_fraction[i].vm);
-                char what[300];
-
-                snprintf(what, sizeof(what), "cpu_fraction %s", x->cpu_fraction[i].vm);
-                ok &= check_line(f, what, x->cpu_fraction[i].fraction, x->tolerance, v ? v->cpu_fraction : NAN);
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno != 0 || end == s || *end != '\0' || !(v >= 0 && v <= max)) {
+                fprintf(stderr, "schedsim: %s: \"%s\" is not a number in 0..%g\n", option, s, max);
+                return -EINVAL;
         }
-        if (x->has_utilization)
-                ok &= check_line(f, "utilization", x->utilization, x->tolerance, res->utilization);
-        if (x->has_max_transitions) {
-                const SimVmResult *worst = NULL;
+        *ret = v;
+        return 0;
+}
 
-                for (size_t i = 0; i < res->n_vms; i++)
-                        if (!worst || res->vms[i].transitions_per_sec > worst->transitions_per_sec)
-                                worst = &res->vms[i];
-                double got = worst ? worst->transitions_per_sec : 0;
-                bool pass = got <= x->max_transitions_per_sec;
-                fprintf(f, "%s max_transitions_per_sec: expected at most %g per VM, got %.3f%s%s%s\n",
-                        pass ? "PASS" : "FAIL", x->max_transitions_per_sec, got, worst ? " (" : "",
-                        worst ? worst->name : "", worst ? ")" : "");
-                ok &= pass;
+static int read_file(const char *path, char **ret_text, size_t *ret_len) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f;
+        int r = 0;
+
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        text = malloc(RESULTS_FILE_MAX_BYTES + 1);
+        if (!text) {
+                fclose(f);
+                return -ENOMEM;
         }
-        return ok;
+        len = fread(text, 1, RESULTS_FILE_MAX_BYTES + 1, f);
+        if (ferror(f))
+                r = -EIO;
+        else if (len > RESULTS_FILE_MAX_BYTES)
+                r = -EFBIG;
+        fclose(f);
+        if (r < 0) {
+                free(text);
+                return r;
+        }
+        text[len] = '\0';
+        *ret_text = text;
+        *ret_len = len;
+        return 0;
+}
+
+/* --check-json: the expectations against results measured elsewhere. */
+static int check_results_file(const Scenario *sc, const char *path, const CheckTolerance *tol) {
+        Results res;
+        PolicyError err = {};
+        char *text = NULL;
+        size_t len = 0;
+        int r;
+
+        r = read_file(path, &text, &len);
+        if (r < 0) {
+                fprintf(stderr, "schedsim: %s: cannot read: %s\n", path, strerror(-r));
+                return EXIT_BAD_INPUT;
+        }
+        r = results_parse_json(text, len, path, &res, &err);
+        free(text);
+        if (r < 0) {
+                fprintf(stderr, "schedsim: %s\n", err.message);
+                return EXIT_BAD_INPUT;
+        }
+        r = output_check(sc, &res, tol, stdout);
+        results_done(&res);
+        if (r < 0) {
+                fprintf(stderr, "schedsim: out of memory\n");
+                return EXIT_BAD_INPUT;
+        }
+        return r ? 0 : EXIT_CHECK_FAILED;
+}
+
+static int print_plan(const Scenario *sc) {
+        PolicyError err = {};
+        char *text = NULL;
+        int r;
+
+        r = plan_write_string(sc, &text, &err);
+        if (r < 0) {
+                fprintf(stderr, "schedsim: %s\n", err.message);
+                return EXIT_BAD_INPUT;
+        }
+        fputs(text, stdout);
+        free(text);
+        return 0;
+}
+
+static const char *tier_names(unsigned tiers) {
+        return tiers == SCENARIO_TIER_SIM ? "sim" : tiers == SCENARIO_TIER_VM ? "vm" : "sim, vm";
 }
 
 static void help(void) {
-        printf("schedsim SCENARIO.yaml [--json | --table] [--check]\n\n"
+        printf("schedsim SCENARIO.yaml [--json | --table] [--check]\n"
+               "schedsim --plan SCENARIO.yaml\n"
+               "schedsim --check-json RESULT.json [--tolerance X] [--io-tolerance X] SCENARIO.yaml\n\n"
                "Runs the scheduler core against a simulated host and reports what each VM got.\n\n"
-               "  --table   the policy, what each VM was promised and got, and a timeline\n"
-               "  --json    one JSON object\n"
-               "  --check   compare with the scenario's expect: (exit 1 if any fails)\n"
-               "  --help    this text\n\n"
-               "Exit status: 0, 1 an expectation failed, 2 a bad scenario, policy or command line.\n");
+               "  --table              the policy, what each VM was promised and got, and a timeline\n"
+               "  --json               one JSON object\n"
+               "  --check              compare with the scenario's expect: (exit 1 if any fails)\n"
+               "  --plan               print what a real kernel needs to run the scenario\n"
+               "  --check-json FILE    compare results measured elsewhere with the scenario's expect:\n"
+               "  --tolerance X        for --check-json: CPU fractions within X of the host\n"
+               "                       (default: the scenario's own tolerance)\n"
+               "  --io-tolerance X     for --check-json: I/O rates within X of the rate (default %g)\n"
+               "  --help               this text\n\n"
+               "Exit status: 0, 1 an expectation failed, 2 a bad scenario, policy or command line,\n"
+               "77 the scenario's tiers leave this tier out (--check, --check-json).\n",
+               CHECK_TOLERANCE_VM_IO);
 }
 
 int main(int argc, char **argv) {
+        enum {
+                ARG_PLAN = 0x100,
+                ARG_CHECK_JSON,
+                ARG_TOLERANCE,
+                ARG_IO_TOLERANCE,
+        };
         static const struct option options[] = {
                 {"json", no_argument, NULL, 'j'},
                 {"table", no_argument, NULL, 't'},
                 {"check", no_argument, NULL, 'c'},
+                {"plan", no_argument, NULL, ARG_PLAN},
+                {"check-json", required_argument, NULL, ARG_CHECK_JSON},
+                {"tolerance", required_argument, NULL, ARG_TOLERANCE},
+                {"io-tolerance", required_argument, NULL, ARG_IO_TOLERANCE},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
         OutputMode mode = OUTPUT_DEFAULT;
-        bool mode_given = false, check = false;
+        bool mode_given = false, check = false, plan = false;
+        const char *check_json = NULL;
+        CheckTolerance tol = {.cpu = -1, .io = CHECK_TOLERANCE_VM_IO};
+        bool tol_given = false;
+        Results results;
         Scenario sc = {};
         SimResult res = {};
         PolicyError err = {};
@@ -285,6 +423,24 @@ int main(int argc, char **argv) {
                         case 'c':
                                 check = true;
                                 break;
+                        case ARG_PLAN:
+                                plan = true;
+                                break;
+                        case ARG_CHECK_JSON:
+                                check_json = optarg;
+                                break;
+                        case ARG_TOLERANCE:
+                                /* A whole host is the most any fraction can be off. */
+                                if (parse_tolerance("--tolerance", optarg, 1, &tol.cpu) < 0)
+                                        return EXIT_BAD_INPUT;
+                                tol_given = true;
+                                break;
+                        case ARG_IO_TOLERANCE:
+                                /* Off by more than the rate itself is no tolerance. */
+                                if (parse_tolerance("--io-tolerance", optarg, 1, &tol.io) < 0)
+                                        return EXIT_BAD_INPUT;
+                                tol_given = true;
+                                break;
                         case 'h':
                                 help();
                                 return 0;
@@ -296,6 +452,14 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "schedsim: expected one scenario file (see --help)\n");
                 return EXIT_BAD_INPUT;
         }
+        if ((plan || check_json) && (mode_given || check || (plan && check_json))) {
+                fprintf(stderr, "schedsim: --plan and --check-json go alone (see --help)\n");
+                return EXIT_BAD_INPUT;
+        }
+        if (tol_given && !check_json) {
+                fprintf(stderr, "schedsim: --tolerance and --io-tolerance are for --check-json\n");
+                return EXIT_BAD_INPUT;
+        }
         if (check && !mode_given)
                 mode = OUTPUT_NONE;
 
@@ -304,11 +468,35 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "schedsim: %s\n", err.message);
                 return EXIT_BAD_INPUT;
         }
-        if (check && !sc.expect.present) {
-                fprintf(stderr, "schedsim: %s: --check: the scenario has no expect\n", sc.file);
+        if ((check || check_json) && !sc.expect.present) {
+                fprintf(stderr, "schedsim: %s: %s: the scenario has no expect\n", sc.file,
+                        check ? "--check" : "--check-json");
                 scenario_done(&sc);
                 return EXIT_BAD_INPUT;
         }
+        if (plan || check_json) {
+                if (check_json && !(sc.tiers & SCENARIO_TIER_VM)) {
+                        printf("SKIP %s: tiers: [%s]: not for a real kernel\n", sc.file, tier_names(sc.tiers));
+                        status = EXIT_SKIPPED;
+                } else
+                        status = plan ? print_plan(&sc) : check_results_file(&sc, check_json, &tol);
+                scenario_done(&sc);
+                return status;
+        }
+        if (check && !(sc.tiers & SCENARIO_TIER_SIM)) {
+                printf("SKIP %s: tiers: [%s]: measured on a real kernel only (tests/vm/run-scenario)\n", sc.file,
+                       tier_names(sc.tiers));
+                scenario_done(&sc);
+                return EXIT_SKIPPED;
+        }
+        for (size_t i = 0; i < sc.n_load; i++)
+                if (sc.load[i].kind == SCENARIO_LOAD_IO) {
+                        fprintf(stderr,
+                                "schedsim: %s: I/O loads are not simulated (they run as idle); "
+                                "tests/vm/run-scenario measures them on a real kernel\n",
+                                sc.file);
+                        break;
+                }
 
         r = sim_run(&sc, &res, &err);
         if (r < 0) {
@@ -333,8 +521,19 @@ int main(int argc, char **argv) {
                 case OUTPUT_NONE:
                         break;
         }
-        if (check && !output_check(&sc, &res, stdout))
-                status = EXIT_CHECK_FAILED;
+        if (check) {
+                r = results_of_sim(&res, &results);
+                if (r >= 0) {
+                        r = output_check(&sc, &results, &(CheckTolerance){.cpu = -1, .io = CHECK_TOLERANCE_VM_IO},
+                                         stdout);
+                        results_done(&results);
+                }
+                if (r < 0) {
+                        fprintf(stderr, "schedsim: out of memory\n");
+                        status = EXIT_BAD_INPUT;
+                } else if (r == 0)
+                        status = EXIT_CHECK_FAILED;
+        }
 
         sim_result_done(&res);
         scenario_done(&sc);

@@ -471,8 +471,18 @@ static int parse_window(const Ctx *c, const yaml_node_t *n, const char *prefix, 
         return 0;
 }
 
+/* Whether some policy of the scenario declares the device in host.devices. */
+static bool scenario_has_device(const Scenario *sc, const char *name) {
+        if (policy_find_device(&sc->policy, name))
+                return true;
+        for (size_t i = 0; i < sc->n_events; i++)
+                if (sc->events[i].kind == SCENARIO_EVENT_POLICY && policy_find_device(&sc->events[i].policy, name))
+                        return true;
+        return false;
+}
+
 static int parse_load(const Ctx *c, const yaml_node_t *n) {
-        static const char *const keys[] = {"vm", "threads", "from", "to", NULL};
+        static const char *const keys[] = {"vm", "threads", "io", "from", "to", NULL};
         Scenario *sc = c->sc;
         int r;
 
@@ -512,16 +522,36 @@ static int parse_load(const Ctx *c, const yaml_node_t *n) {
                 if (r < 0)
                         return r;
 
-                v = map_get(c, item, "threads");
-                key_join(key, prefix, "threads");
-                if (!v)
-                        return missing(c, item, key);
-                r = parse_number(c, v, key, 0, SCENARIO_THREADS_MAX, &threads);
-                if (r < 0)
-                        return r;
-                if (threads != floor(threads))
-                        return fail(c, v, key, "a number of threads is a whole number");
-                l->threads = (unsigned)threads;
+                v = map_get(c, item, "io");
+                if (v && map_get(c, item, "threads")) {
+                        key_join(key, prefix, "io");
+                        return fail(c, map_key(c, item, "io"), key,
+                                    "a load is either busy threads or an I/O writer, not both");
+                }
+                if (v) {
+                        key_join(key, prefix, "io");
+                        l->kind = SCENARIO_LOAD_IO;
+                        r = parse_name(c, v, key, &l->device);
+                        if (r < 0)
+                                return r;
+                        if (!scenario_has_device(sc, l->device)) {
+                                SourceLoc loc = node_loc(c, v);
+                                return policy_error(c->err, -EINVAL, &loc, key,
+                                                    "\"%s\" is not a device of any policy's host.devices", l->device);
+                        }
+                } else {
+                        v = map_get(c, item, "threads");
+                        key_join(key, prefix, "threads");
+                        if (!v)
+                                return missing(c, item, key);
+                        r = parse_number(c, v, key, 0, SCENARIO_THREADS_MAX, &threads);
+                        if (r < 0)
+                                return r;
+                        if (threads != floor(threads))
+                                return fail(c, v, key, "a number of threads is a whole number");
+                        l->kind = SCENARIO_LOAD_CPU;
+                        l->threads = (unsigned)threads;
+                }
 
                 r = parse_window(c, item, prefix, &l->from_usec, &l->to_usec);
                 if (r < 0)
@@ -542,7 +572,7 @@ static int parse_measure(const Ctx *c, const yaml_node_t *n) {
 
 static int parse_expect(const Ctx *c, const yaml_node_t *n) {
         static const char *const keys[] = {"tolerance", "cpu_fraction", "utilization", "max_transitions_per_sec",
-                                           NULL};
+                                           "io_bps",    "restored",     NULL};
         ScenarioExpect *x = &c->sc->expect;
         yaml_node_t *v;
         int r;
@@ -609,12 +639,180 @@ static int parse_expect(const Ctx *c, const yaml_node_t *n) {
                         f->loc = node_loc(c, val);
                 }
         }
+
+        v = map_get(c, n, "io_bps");
+        if (v) {
+                r = map_check(c, v, "expect.io_bps", NULL);
+                if (r < 0)
+                        return r;
+                size_t count = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+                if (count > 0) {
+                        x->io_bps = calloc(count, sizeof(*x->io_bps));
+                        if (!x->io_bps)
+                                return -ENOMEM;
+                }
+                for (size_t i = 0; i < count; i++) {
+                        yaml_node_pair_t *p = &v->data.mapping.pairs.start[i];
+                        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+                        yaml_node_t *val = yaml_document_get_node(c->doc, p->value);
+                        ScenarioRate *rate = &x->io_bps[i];
+                        char key[SCENARIO_KEY_MAX];
+                        SourceLoc loc;
+
+                        x->n_io_bps = i + 1;
+                        key_join(key, "expect.io_bps", scalar(k));
+                        r = parse_name(c, k, key, &rate->vm);
+                        if (r < 0)
+                                return r;
+                        r = check_vm(c, k, key, rate->vm);
+                        if (r < 0)
+                                return r;
+                        r = expect_type(c, val, key, YAML_SCALAR_NODE);
+                        if (r < 0)
+                                return r;
+                        loc = node_loc(c, val);
+                        r = unit_parse_bytes(scalar(val), &rate->bytes_per_sec);
+                        if (r < 0)
+                                return policy_error(c->err, -EINVAL, &loc, key, "\"%s\" %s (a rate: 20MB, 5MiB)",
+                                                    scalar(val), unit_strerror(r));
+                        rate->loc = loc;
+                }
+        }
+
+        v = map_get(c, n, "restored");
+        if (v) {
+                r = expect_type(c, v, "expect.restored", YAML_SCALAR_NODE);
+                if (r < 0)
+                        return r;
+                if (strcmp(scalar(v), "true") != 0)
+                        return fail(c, v, "expect.restored", "only \"true\" makes sense here");
+                x->expect_restored = true;
+        }
         return 0;
 }
 
+static int parse_tiers(const Ctx *c, const yaml_node_t *n) {
+        unsigned tiers = 0;
+        int r;
+
+        r = expect_type(c, n, "tiers", YAML_SEQUENCE_NODE);
+        if (r < 0)
+                return r;
+        for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+                yaml_node_t *item = yaml_document_get_node(c->doc, *i);
+                unsigned bit;
+
+                r = expect_type(c, item, "tiers", YAML_SCALAR_NODE);
+                if (r < 0)
+                        return r;
+                if (strcmp(scalar(item), "sim") == 0)
+                        bit = SCENARIO_TIER_SIM;
+                else if (strcmp(scalar(item), "vm") == 0)
+                        bit = SCENARIO_TIER_VM;
+                else {
+                        SourceLoc loc = node_loc(c, item);
+                        return policy_error(c->err, -EINVAL, &loc, "tiers", "unknown tier \"%s\" (expected sim or vm)",
+                                            scalar(item));
+                }
+                if (tiers & bit)
+                        return fail(c, item, "tiers", "a tier named twice");
+                tiers |= bit;
+        }
+        if (tiers == 0)
+                return fail(c, n, "tiers", "a scenario runs in at least one tier (sim, vm)");
+        c->sc->tiers = tiers;
+        return 0;
+}
+
+static int parse_files(const Ctx *c, const yaml_node_t *n) {
+        static const char *const files[] = {SCENARIO_CGROUP_FILES, NULL};
+        Scenario *sc = c->sc;
+        size_t total = 0;
+        int r;
+
+        r = map_check(c, n, "cgroup_files", NULL);
+        if (r < 0)
+                return r;
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+                yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+                char key[SCENARIO_KEY_MAX];
+
+                key_join(key, "cgroup_files", scalar(yaml_document_get_node(c->doc, p->key)));
+                r = map_check(c, v, key, files);
+                if (r < 0)
+                        return r;
+                total += (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+        }
+        if (total == 0)
+                return 0;
+        sc->files = calloc(total, sizeof(*sc->files));
+        if (!sc->files)
+                return -ENOMEM;
+
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+                yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+                char prefix[SCENARIO_KEY_MAX];
+
+                key_join(prefix, "cgroup_files", scalar(k));
+                r = check_vm(c, k, prefix, scalar(k));
+                if (r < 0)
+                        return r;
+                for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+                        yaml_node_t *fk = yaml_document_get_node(c->doc, q->key);
+                        yaml_node_t *fv = yaml_document_get_node(c->doc, q->value);
+                        ScenarioFile *f = &sc->files[sc->n_files];
+                        char key[SCENARIO_KEY_MAX];
+
+                        key_join(key, prefix, scalar(fk));
+                        r = expect_type(c, fv, key, YAML_SCALAR_NODE);
+                        if (r < 0)
+                                return r;
+                        if (!*scalar(fv) || strchr(scalar(fv), '\n'))
+                                return fail(c, fv, key, "expected a value of one line");
+                        sc->n_files++;
+                        f->loc = node_loc(c, fv);
+                        f->vm = strdup(scalar(k));
+                        f->file = strdup(scalar(fk));
+                        f->value = strdup(scalar(fv));
+                        if (!f->vm || !f->file || !f->value)
+                                return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+/* What only a real kernel can show needs a scenario the simulator leaves alone. */
+static int check_tiers(const Ctx *c, yaml_node_t *root) {
+        const Scenario *sc = c->sc;
+        yaml_node_t *expect = map_get(c, root, "expect");
+        const char *what = NULL, *key = NULL;
+        yaml_node_t *at = NULL;
+
+        if (!(sc->tiers & SCENARIO_TIER_SIM))
+                return 0;
+        if (sc->expect.n_io_bps > 0) {
+                what = "the simulator does not model I/O";
+                key = "expect.io_bps";
+                at = map_key(c, expect, "io_bps");
+        } else if (sc->expect.expect_restored) {
+                what = "the simulator has no cgroup files to restore";
+                key = "expect.restored";
+                at = map_key(c, expect, "restored");
+        } else if (map_get(c, root, "cgroup_files")) {
+                what = "the simulator does not model cgroup files written before the daemon";
+                key = "cgroup_files";
+                at = map_key(c, root, "cgroup_files");
+        }
+        if (!what)
+                return 0;
+        SourceLoc loc = node_loc(c, at);
+        return policy_error(c->err, -EINVAL, &loc, key, "%s: give the scenario tiers: [vm]", what);
+}
+
 static int parse_root(const Ctx *c, yaml_node_t *root) {
-        static const char *const keys[] = {"duration", "tick",   "host",    "policy", "policy_file",
-                                           "load",     "events", "measure", "expect", NULL};
+        static const char *const keys[] = {"duration", "tick",    "host",   "policy", "policy_file",  "load",
+                                           "events",   "measure", "expect", "tiers",  "cgroup_files", NULL};
         Scenario *sc = c->sc;
         yaml_node_t *v, *pol, *pol_file;
         char a[UNIT_FORMAT_MAX], b[UNIT_FORMAT_MAX];
@@ -695,7 +893,22 @@ static int parse_root(const Ctx *c, yaml_node_t *root) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+
+        sc->tiers = SCENARIO_TIERS_ALL;
+        v = map_get(c, root, "tiers");
+        if (v) {
+                r = parse_tiers(c, v);
+                if (r < 0)
+                        return r;
+        }
+
+        v = map_get(c, root, "cgroup_files");
+        if (v) {
+                r = parse_files(c, v);
+                if (r < 0)
+                        return r;
+        }
+        return check_tiers(c, root);
 }
 
 static char *dir_of(const char *file) {
@@ -800,8 +1013,10 @@ int scenario_parse_file(const char *path, Scenario *ret, PolicyError *err) {
 void scenario_done(Scenario *s) {
         free(s->file);
         policy_done(&s->policy);
-        for (size_t i = 0; i < s->n_load; i++)
+        for (size_t i = 0; i < s->n_load; i++) {
                 free(s->load[i].vm);
+                free(s->load[i].device);
+        }
         free(s->load);
         for (size_t i = 0; i < s->n_events; i++) {
                 policy_done(&s->events[i].policy);
@@ -811,6 +1026,15 @@ void scenario_done(Scenario *s) {
         for (size_t i = 0; i < s->expect.n_cpu_fraction; i++)
                 free(s->expect.cpu_fraction[i].vm);
         free(s->expect.cpu_fraction);
+        for (size_t i = 0; i < s->expect.n_io_bps; i++)
+                free(s->expect.io_bps[i].vm);
+        free(s->expect.io_bps);
+        for (size_t i = 0; i < s->n_files; i++) {
+                free(s->files[i].vm);
+                free(s->files[i].file);
+                free(s->files[i].value);
+        }
+        free(s->files);
         for (size_t i = 0; i < s->n_vms; i++)
                 free(s->vms[i]);
         free(s->vms);
@@ -822,4 +1046,13 @@ int scenario_vm_index(const Scenario *s, const char *name) {
                 if (strcmp(s->vms[i], name) == 0)
                         return (int)i;
         return -ENOENT;
+}
+
+bool scenario_vm_starts_present(const Scenario *s, const char *name) {
+        for (size_t i = 0; i < s->n_events; i++) {
+                const ScenarioEvent *e = &s->events[i];
+                if (e->kind != SCENARIO_EVENT_POLICY && strcmp(e->vm, name) == 0)
+                        return e->kind != SCENARIO_EVENT_CGROUP_ADD;
+        }
+        return true;
 }

@@ -12,6 +12,7 @@
  *   policy: { vms: { ... } }        # or policy_file: PATH (relative to the scenario)
  *   load:
  *     - { vm: web, threads: 2 }     # from: 0s and to: duration by default
+ *     - { vm: db, io: ram0, from: 1s }   # one writer to a device of host.devices
  *   events:                         # optional, in time order
  *     - { at: 5s, policy: { vms: { ... } } }   # a reload; or policy_file: PATH
  *     - { at: 3s, cgroup_add: late }
@@ -22,6 +23,16 @@
  *     cpu_fraction: { web: 0.5 }
  *     utilization: 1.0
  *     max_transitions_per_sec: 2
+ *     io_bps: { db: 20MB }          # bytes per second written (real kernel only)
+ *     restored: true                # schedd gave every file back (real kernel only)
+ *   tiers: [sim, vm]                # optional: where the scenario runs (default both)
+ *   cgroup_files:                   # optional, real kernel only: written before schedd starts
+ *     web: { cpu.weight: "250", cpu.max: "30000 100000" }
+ *
+ * Tiers: `sim` is schedsim, `vm` a real kernel (tests/vm/run-scenario).  The
+ * simulator models CPU only: it runs I/O loads as idle (and says so), and a
+ * scenario that expects what only a real kernel shows (io_bps, restored) or
+ * sets cgroup_files must leave `sim` out of its tiers.
  *
  * Parsing is strict, like the policy's: unknown keys, duplicate keys, wrong
  * types, bad durations and numbers, a VM named in `load`, an event or
@@ -54,9 +65,16 @@
  * seconds of computing; anything longer is a mistake in a scenario. */
 #define SCENARIO_DURATION_MAX_USEC (3600ULL * 1000000ULL)
 
+typedef enum ScenarioLoadKind {
+        SCENARIO_LOAD_CPU, /* busy threads */
+        SCENARIO_LOAD_IO,  /* one writer to a block device */
+} ScenarioLoadKind;
+
 typedef struct ScenarioLoad {
         char *vm;
-        unsigned threads;
+        ScenarioLoadKind kind;
+        unsigned threads; /* SCENARIO_LOAD_CPU; 0 for I/O */
+        char *device;     /* SCENARIO_LOAD_IO: a name of host.devices */
         uint64_t from_usec;
         uint64_t to_usec;
         SourceLoc loc;
@@ -82,11 +100,38 @@ typedef struct ScenarioFraction {
         SourceLoc loc;
 } ScenarioFraction;
 
+/* An I/O rate a VM is expected to reach. */
+typedef struct ScenarioRate {
+        char *vm;
+        uint64_t bytes_per_sec;
+        SourceLoc loc;
+} ScenarioRate;
+
+/* One cgroup file a VM's cgroup holds before schedd starts. */
+typedef struct ScenarioFile {
+        char *vm;
+        char *file;  /* one of SCENARIO_CGROUP_FILES */
+        char *value; /* as written to the file */
+        SourceLoc loc;
+} ScenarioFile;
+
+/* The files cgroup_files may set: those schedd writes and must give back. */
+#define SCENARIO_CGROUP_FILES "cpu.weight", "cpu.max", "cpu.max.burst", "io.max", "memory.min", "memory.max"
+
+typedef enum ScenarioTier {
+        SCENARIO_TIER_SIM = 1 << 0, /* schedsim */
+        SCENARIO_TIER_VM = 1 << 1,  /* a real kernel: tests/vm/run-scenario */
+        SCENARIO_TIERS_ALL = SCENARIO_TIER_SIM | SCENARIO_TIER_VM,
+} ScenarioTier;
+
 typedef struct ScenarioExpect {
         bool present; /* the scenario has an `expect` */
         double tolerance;
         ScenarioFraction *cpu_fraction;
         size_t n_cpu_fraction;
+        ScenarioRate *io_bps;
+        size_t n_io_bps;
+        bool expect_restored; /* restored: true */
         bool has_utilization;
         double utilization;
         bool has_max_transitions;
@@ -106,6 +151,9 @@ typedef struct Scenario {
         uint64_t measure_from_usec;
         uint64_t measure_to_usec;
         ScenarioExpect expect;
+        unsigned tiers; /* ScenarioTier bits, never 0 */
+        ScenarioFile *files; /* cgroup_files */
+        size_t n_files;
         char **vms; /* every VM any policy of the scenario names, in order of appearance */
         size_t n_vms;
 } Scenario;
@@ -123,3 +171,6 @@ void scenario_done(Scenario *s);
 
 /* Index of a VM in s->vms, or -ENOENT. */
 int scenario_vm_index(const Scenario *s, const char *name);
+
+/* Whether the VM's cgroup exists at the start (its first cgroup event is not a cgroup_add). */
+bool scenario_vm_starts_present(const Scenario *s, const char *name);
