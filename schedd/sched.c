@@ -359,6 +359,13 @@ static void allocate(Sched *s, double dt_sec) {
                 d->ceiling = (uint64_t)ceil;
                 d->bursting = !d->held && bucket_enabled(&v->bucket) && v->bucket.tokens > 0 && d->wants_more &&
                               s->x[i] < ceil;
+                /* A burst is measured against what the VM is entitled to
+                 * when every VM is busy: a burst squeezes the others, their
+                 * use (and so their estimated demand) falls, and the
+                 * bursting VM's allocation rises with it; refilling at
+                 * that would let a burst pay for itself and never end. */
+                if (d->bursting)
+                        d->entitlement = (uint64_t)llround(fmin(v->static_ent, ceil));
                 any_burst = any_burst || d->bursting;
         }
 

@@ -76,9 +76,49 @@ Test(bucket, consume_ok_and_overconsumed) {
         cr_assert_eq(bucket_consume(&b, 5, &missing), BUCKET_OVERCONSUMED);
         cr_assert_eq(missing, 5);
         cr_assert_eq(b.tokens, 0);
+        cr_assert_eq(b.debt, 5);
+        /* The next refill pays the debt first. */
         bucket_refill(&b, 50, 1000000);
+        cr_assert_eq(b.tokens, 45);
+        cr_assert_eq(b.debt, 0);
+        /* Debt is bounded by the size. */
         cr_assert_eq(bucket_consume(&b, UINT64_MAX, &missing), BUCKET_OVERCONSUMED);
-        cr_assert_eq(missing, UINT64_MAX - 50);
+        cr_assert_eq(missing, UINT64_MAX - 45);
+        cr_assert_eq(b.debt, 100);
+        cr_assert(bucket_invariant(&b));
+}
+
+Test(bucket, lumpy_use_adds_up_like_smooth_use) {
+        /* The same use, 10 tokens a tick, measured smoothly or in lumps
+         * (nothing, then two ticks' worth), against a refill of 10 a tick:
+         * the bucket ends where it started either way. */
+        TokenBucket smooth, lumpy;
+        bucket_init(&smooth, 100);
+        bucket_init(&lumpy, 100);
+        for (int t = 0; t < 1000; t++) {
+                bucket_refill(&smooth, 1000, 10000);
+                bucket_consume(&smooth, 10, NULL);
+                bucket_refill(&lumpy, 1000, 10000);
+                bucket_consume(&lumpy, t % 2 ? 0 : 20, NULL);
+        }
+        cr_assert_eq(smooth.tokens, 0);
+        cr_assert_eq(lumpy.tokens, 0);
+        cr_assert_eq(lumpy.debt, 0);
+}
+
+Test(bucket, debt_delays_refill_and_time_to) {
+        TokenBucket b;
+        bucket_init(&b, 100);
+        bucket_consume(&b, 30, NULL);
+        cr_assert_eq(b.debt, 30);
+        cr_assert_eq(bucket_time_to(&b, 10, 10), 4000000); /* 30 of debt, then 10 */
+        bucket_refill(&b, 10, 2000000);
+        cr_assert_eq(b.debt, 10);
+        cr_assert_eq(b.tokens, 0);
+        bucket_resize(&b, 5);
+        cr_assert_eq(b.debt, 5);
+        bucket_resize(&b, 0);
+        cr_assert_eq(b.debt, 0);
         cr_assert(bucket_invariant(&b));
 }
 
@@ -117,5 +157,9 @@ Test(bucket, invariant_catches_bad_states) {
         b = (TokenBucket){ .size = 5, .tokens = 1, .carry = USEC_PER_SEC };
         cr_assert(!bucket_invariant(&b));
         b = (TokenBucket){ .size = 0, .tokens = 0, .carry = 1 };
+        cr_assert(!bucket_invariant(&b));
+        b = (TokenBucket){ .size = 5, .tokens = 1, .debt = 1 };
+        cr_assert(!bucket_invariant(&b));
+        b = (TokenBucket){ .size = 5, .debt = 6 };
         cr_assert(!bucket_invariant(&b));
 }
