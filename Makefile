@@ -100,6 +100,7 @@ check: deps
 	$(MAKE) check-metrics
 	$(MAKE) check-install
 	$(MAKE) check-net
+	$(MAKE) check-vm-examples
 
 check-unit: $(TESTS)
 	@tests/run-unit $(TESTS)
@@ -223,3 +224,31 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- The real-kernel tier (tests/vm/) -----------------------------------------
+#
+# make check-vm-examples  the worked examples of the promises, measured on
+#                         Debian's kernel under QEMU (part of make check)
+# make check-vm           every scenario of tests/scenarios there (not part of
+#                         make check: see the README for what passes)
+# make bench-vm           the daemon's own cost in the guest
+#
+# Both run schedd with a 100 ms tick: under software emulation a 10 ms tick
+# costs the guest several percent of its CPU and its accounting arrives in
+# lumps, which the measurements would show instead of the scheduler.
+VM_TICK ?= 100ms
+
+.PHONY: check-vm check-vm-examples bench-vm
+
+check-vm-examples: $(BUILD)/schedd $(BUILD)/schedsim
+	@tools/install-vm-deps
+	@d=$$(mktemp -d); cp tests/scenarios/example-*.yaml "$$d"/; \
+	tests/vm/run-all --tick $(VM_TICK) "$$d"; rc=$$?; rm -rf "$$d"; \
+	if [ $$rc -eq 77 ]; then echo "check-vm-examples: SKIP: no guest can run here"; rc=0; fi; exit $$rc
+
+check-vm: $(BUILD)/schedd $(BUILD)/schedsim
+	@tools/install-vm-deps
+	@tests/vm/run-all --tick $(VM_TICK)
+
+bench-vm: $(BUILD)/schedd
+	@tests/vm/bench-daemon
