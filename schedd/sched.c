@@ -26,12 +26,14 @@
  * using. */
 #define MIN_RATE_FRACTION 0.005
 
-/* Use is also averaged over about this long (an exponential moving
- * average): some counters move in lumps (io.stat by whole requests of up
- * to hundreds of KiB), so one tick can show nothing from a VM that is busy
- * on average.  A tenth of a second smooths that out while still following
- * a change of load within a few ticks. */
+/* Use is also averaged over about this long, or this many ticks if that
+ * is longer (an exponential moving average): some counters move in lumps
+ * (io.stat by whole requests of up to hundreds of KiB; cpu.stat on a
+ * virtual machine whose clock ticks are late), so one tick can show nothing
+ * from a VM that is busy on average.  A tenth of a second, or five ticks,
+ * smooths that out while still following a change of load soon. */
 #define USE_AVERAGE_USEC 100000.0
+#define USE_AVERAGE_TICKS 5.0
 
 /* A released VM is held when its bucket runs dry and released again only
  * when it has refilled to this fraction of its size: VServer's tokens_min,
@@ -279,7 +281,8 @@ static void compute_static(Sched *s) {
  * ran were allowed more than the capacity in all. */
 static void estimate_demand(SchedVmState *v, const SchedUsage *u, double dt_sec, double allowed, uint64_t now_usec) {
         double used_rate = (double)u->used / dt_sec;
-        double alpha = dt_sec * USEC_PER_SEC / (USE_AVERAGE_USEC + dt_sec * USEC_PER_SEC);
+        double window_usec = fmax(USE_AVERAGE_USEC, USE_AVERAGE_TICKS * dt_sec * USEC_PER_SEC);
+        double alpha = dt_sec * USEC_PER_SEC / (window_usec + dt_sec * USEC_PER_SEC);
 
         v->avg_used += alpha * (used_rate - v->avg_used);
         v->avg_allowed += alpha * (allowed - v->avg_allowed);
@@ -304,7 +307,19 @@ static void account_bucket(Sched *s, int slot, const SchedUsage *u, uint64_t dt_
         if (!bucket_enabled(&v->bucket))
                 return;
 
-        bucket_refill(&v->bucket, v->decision.entitlement, dt_usec);
+        /* A VM that used all it could have had saves nothing: tokens are
+         * what a VM leaves unused of its entitlement by its own choice, not
+         * what it could not get because the resource delivered a little
+         * less than its nominal capacity (time the host context or the
+         * daemon itself took, accounting noise).  Otherwise a VM that
+         * never idles would slowly fill its bucket and burst. */
+        uint64_t refill = v->decision.entitlement;
+        if (v->decision.wants_more) {
+                unsigned __int128 used_rate = (unsigned __int128)u->used * USEC_PER_SEC / dt_usec;
+                if (used_rate < refill)
+                        refill = (uint64_t)used_rate;
+        }
+        bucket_refill(&v->bucket, refill, dt_usec);
         BucketResult r = bucket_consume(&v->bucket, u->used, NULL);
 
         if (!v->decision.held && (r == BUCKET_OVERCONSUMED || v->bucket.tokens == 0)) {

@@ -35,6 +35,7 @@ typedef struct Env {
         double window_sec;
         double lump; /* use is reported in whole lumps of this many tokens (0: 1) */
         bool no_throttle_signal; /* like io.stat: nothing tells a VM was held back (the default) */
+        double deliver; /* the share of the capacity the host really delivers (0: all of it) */
 } Env;
 
 static void env_init(Env *e, SchedMode mode, double capacity) {
@@ -67,7 +68,7 @@ static void host_step(Env *e, double *use) {
                         const SchedDecision *d = sched_decision(e->s, e->slot[i]);
                         items[i] = (AllocItem){ 0, fmin(e->demand[i], (double)d->ceiling), d->weight };
                 }
-                alloc_waterfill(e->capacity, items, e->n, use, keys, NULL);
+                alloc_waterfill(e->capacity * (e->deliver > 0 ? e->deliver : 1), items, e->n, use, keys, NULL);
         } else {
                 double sum = 0;
                 for (int i = 0; i < e->n; i++) {
@@ -282,6 +283,22 @@ Test(sched, never_idle_never_bursts) {
                 cr_assert_leq(sched_transitions(e.s, e.slot[a]), 2);
                 env_done(&e);
         }
+}
+
+Test(sched, never_idle_never_bursts_on_a_host_that_delivers_less) {
+        /* The host context takes 3 % of the CPUs: busy VMs get a little
+         * less than their entitlement, but they did not leave it unused,
+         * so they save nothing and never burst. */
+        Env e;
+        env_init(&e, SCHED_MODE_WEIGHT, 2 * CPU);
+        e.deliver = 0.97;
+        int a = env_add(&e, 0, 0, 1, 0.5 * CPU, 2 * CPU);
+        int b = env_add(&e, 0, 0, 1, 0, 2 * CPU);
+        env_run(&e, 30, true);
+        cr_assert_eq(sched_bucket(e.s, e.slot[a])->tokens, 0);
+        cr_assert_eq(sched_transitions(e.s, e.slot[a]), 0);
+        cr_assert(fabs(frac(&e, a) - frac(&e, b)) <= 0.01, "a %.3f, b %.3f", frac(&e, a), frac(&e, b));
+        env_done(&e);
 }
 
 Test(sched, hysteresis_bounds_transitions) {
