@@ -318,16 +318,17 @@ static uint64_t counter_delta(uint64_t now, uint64_t before) {
 }
 
 /* cpu.stat of every managed VM: what it used, whether it was throttled. */
-/* A VM that used no CPU for this many ticks in a row counts as idle... */
-#define IDLE_AFTER_TICKS 10
-/* ...and its cpu.stat is read only every this many ticks (spread over the
- * ticks by the VM's index), which at a 10 ms tick is 100 ms.  Reading is
- * most of what a tick costs (a pread of cpu.stat is about 2 us), and on a
- * host most VMs are idle at any moment.  An idle VM's weight already
- * gives it its entitlement the moment it wakes (the kernel does that
- * between ticks), so reading it late costs it nothing; when it is read,
- * the delta covers every tick since, and it is read every tick again. */
-#define IDLE_POLL_TICKS 10
+/* A VM that used no CPU for this long counts as idle... */
+#define IDLE_AFTER_USEC 100000ULL
+/* ...and its cpu.stat is read only about this often (spread over the ticks
+ * by the VM's index).  Reading is most of what a tick costs (a pread of
+ * cpu.stat is about 2 us), and on a host most VMs are idle at any moment.
+ * An idle VM's weight already gives it its entitlement the moment it wakes
+ * (the kernel does that between ticks), so reading it late costs it
+ * nothing; when it is read, the delta covers every tick since, and it is
+ * read every tick again.  With a tick of this length or longer, every VM is
+ * read every tick. */
+#define IDLE_POLL_USEC 100000ULL
 
 void manager_read_cpu(Manager *m) {
         for (size_t i = 0; i < m->n_vms; i++) {
@@ -339,7 +340,9 @@ void manager_read_cpu(Manager *m) {
                         continue;
                 v->cpu_used_usec = 0;
                 v->cpu_throttled = false;
-                if (v->idle_ticks >= IDLE_AFTER_TICKS && (m->ticks + i) % IDLE_POLL_TICKS != 0) {
+                uint64_t every = m->tick_usec > 0 ? IDLE_POLL_USEC / m->tick_usec : 1;
+                if (every > 1 && (uint64_t)v->idle_ticks * m->tick_usec >= IDLE_AFTER_USEC &&
+                    (m->ticks + i) % every != 0) {
                         v->idle_ticks++;
                         continue;
                 }
