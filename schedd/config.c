@@ -290,16 +290,30 @@ fail:
         return r;
 }
 
+/* "pace" or "drop". */
+static int parse_network_mode(const char *value, Config *c, size_t offset, ValueError *err) {
+        (void)offset;
+        if (strcmp(value, "pace") == 0)
+                c->network_mode = CONFIG_NETWORK_PACE;
+        else if (strcmp(value, "drop") == 0)
+                c->network_mode = CONFIG_NETWORK_DROP;
+        else
+                return value_error(err, "'%s' is neither pace nor drop", value);
+        return 0;
+}
+
 static const ConfigKey config_keys[] = {
         {"schedd", "policy", parse_path, offsetof(Config, policy_path)},
         {"schedd", "override_dir", parse_path_or_empty, offsetof(Config, override_dir)},
         {"schedd", "cgroup_root", parse_path, offsetof(Config, cgroup_root)},
         {"schedd", "tick", parse_tick, offsetof(Config, tick_usec)},
         {"schedd", "state_dir", parse_path, offsetof(Config, state_dir)},
+        {"schedd", "schedule_cpu", parse_bool, offsetof(Config, schedule_cpu)},
         {"bus", "enable", parse_bool, offsetof(Config, bus_enable)},
         {"bus", "name", parse_bus_name, offsetof(Config, bus_name)},
         {"metrics", "listen", parse_listen, 0},
         {"network", "interfaces", parse_interfaces, 0},
+        {"network", "mode", parse_network_mode, 0},
 };
 
 int config_init(Config *c) {
@@ -307,7 +321,9 @@ int config_init(Config *c) {
 
         *c = (Config){
                 .tick_usec = CONFIG_TICK_DEFAULT_USEC,
+                .schedule_cpu = true,
                 .bus_enable = true,
+                .network_mode = CONFIG_NETWORK_PACE,
         };
         if (set_string(&c->policy_path, CONFIG_DEFAULT_POLICY) < 0 ||
             set_string(&c->override_dir, CONFIG_DEFAULT_OVERRIDE_DIR) < 0 ||

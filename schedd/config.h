@@ -5,10 +5,10 @@
  * The daemon's configuration: an INI file (read with inih), by default
  * /etc/schedd/schedd.conf.  Every key is documented in etc/schedd.conf.
  *
- *   [schedd]  policy, override_dir, cgroup_root, tick, state_dir
+ *   [schedd]  policy, override_dir, cgroup_root, tick, state_dir, schedule_cpu
  *   [bus]     enable, name
  *   [metrics] listen
- *   [network] interfaces
+ *   [network] interfaces, mode
  *
  * Strict: an unknown section or key, a key set twice, or a bad value is an
  * error "FILE:LINE: [section] key: what".  Parsing does no I/O beyond
@@ -44,6 +44,12 @@
 /* The longest interface name the kernel takes (IFNAMSIZ - 1). */
 #define CONFIG_IFNAME_MAX 15
 
+/* How egress above a VM's rate is held back ([network] mode). */
+typedef enum ConfigNetworkMode {
+        CONFIG_NETWORK_PACE, /* delayed (fq), dropped only beyond a short horizon */
+        CONFIG_NETWORK_DROP, /* dropped */
+} ConfigNetworkMode;
+
 typedef struct ConfigError {
         char message[1024];
 } ConfigError;
@@ -55,6 +61,7 @@ typedef struct Config {
         char *cgroup_root;  /* absolute */
         uint64_t tick_usec; /* CONFIG_TICK_MIN_USEC..CONFIG_TICK_MAX_USEC */
         char *state_dir;    /* absolute */
+        bool schedule_cpu;  /* false: no cpu.weight or cpu.max, no cpu controller needed */
 
         /* [bus] */
         bool bus_enable;
@@ -69,6 +76,7 @@ typedef struct Config {
         /* [network] */
         char **network_interfaces; /* each 1..CONFIG_IFNAME_MAX characters */
         size_t n_network_interfaces;
+        ConfigNetworkMode network_mode;
 } Config;
 
 /* The defaults.  0 or -ENOMEM (then c is left empty: config_done() is safe). */

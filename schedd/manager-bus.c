@@ -570,6 +570,31 @@ static int property_get_vm_io(sd_bus *bus, const char *path, const char *interfa
         return r;
 }
 
+/* Egress, in the shape of IO: (the shaped interfaces, "egress", held, bytes
+ * in the last tick, rate and allocation in bytes per second); empty while
+ * the VM is not in egress scheduling (manager-net.c). */
+static int property_get_vm_net(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Manager *m = bus_manager(bus);
+        const ManagerVm *v = userdata;
+        int r;
+
+        (void)path;
+        (void)interface;
+        (void)property;
+        (void)error;
+        r = sd_bus_message_open_container(reply, 'a', "(ssbttt)");
+        if (r >= 0 && m && v->net.joined) {
+                const SchedDecision *d = sched_decision(m->net, v->net.slot);
+
+                r = sd_bus_message_append(reply, "(ssbttt)", m->net_label, "egress", d->held, v->net.used, d->rate,
+                                          d->allocation);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
 static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", property_get_vm_identity, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -591,6 +616,7 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("Throttles", "t", property_get_vm_live, 0, 0),
         SD_BUS_PROPERTY("NrThrottled", "t", property_get_vm_live, 0, 0),
         SD_BUS_PROPERTY("IO", "a(ssbttt)", property_get_vm_io, 0, 0),
+        SD_BUS_PROPERTY("Net", "a(ssbttt)", property_get_vm_net, 0, 0),
         SD_BUS_VTABLE_END,
 };
 

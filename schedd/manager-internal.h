@@ -10,6 +10,7 @@
  *   manager-control.c changes asked for over the bus: set, reset, move, validate (manager-control.h)
  *   manager-bus.c     the D-Bus interface: vtables that translate calls to manager-control.c
  *   manager-metrics.c counting for the metrics, snapshots for the /metrics endpoint
+ *   manager-net.c     egress: the eBPF program on [network] interfaces, its core, the VMs in it
  */
 
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 #include <systemd/sd-event.h>
 
 #include "cgroup.h"
+#include "egress.h"
 #include "manager.h"
 #include "metrics-http.h"
 #include "metrics.h"
@@ -34,6 +36,24 @@ typedef struct ManagerVmIo {
         uint64_t held_ticks[_IO_DIR_MAX]; /* metrics: ticks that ended held, and their time */
         uint64_t held_usec[_IO_DIR_MAX];
 } ManagerVmIo;
+
+/* One VM's part in egress scheduling (manager-net.c). */
+typedef struct ManagerVmNet {
+        bool joined;                     /* in the egress core and in the program, both at `slot` */
+        int slot;                        /* the core's slot, which is also the program's VM index */
+        uint64_t cgroup_id;              /* the cgroup directory's inode number, as the program knows it */
+        char tap[CONFIG_IFNAME_MAX + 1]; /* the tap tied to it ("": none) ... */
+        int tap_ifindex;                 /* ... and its index when tied */
+        EgressCounters last;             /* the program's counters at the previous tick */
+        uint64_t used;                   /* bytes in the last tick */
+        bool throttled;                  /* dropped or delayed packets in the last tick */
+        bool warned;                     /* a failure was logged (once, until it works again) */
+        bool warned_tap;
+        uint64_t bytes_total; /* metrics: since schedd started managing the VM */
+        uint64_t packets_total;
+        uint64_t held_ticks;
+        uint64_t held_usec;
+} ManagerVmNet;
 
 typedef enum ManagerVmState {
         MANAGER_VM_WAITING, /* its cgroup is not there (yet) */
@@ -64,6 +84,7 @@ typedef struct ManagerVm {
         bool warned_attach;     /* waiting, or a failed attach, was logged */
         bool bus_held;              /* held, as last announced on the bus */
         uint64_t bus_signal_usec;   /* when it was announced; 0: never */
+        ManagerVmNet net;
 } ManagerVm;
 
 /* A declared I/O device and its cores. */
@@ -135,6 +156,14 @@ struct Manager {
         uint64_t reload_failures;     /* of which failed */
         uint64_t host_cpu_usage_usec; /* host_used_usec summed over ticks */
         uint64_t metrics_published_usec;
+
+        /* Egress (manager-net.c) */
+        Egress *egress;        /* NULL: [network] interfaces is empty */
+        Sched *net;            /* the egress core; NULL while the policy declares no host.interfaces */
+        uint64_t net_capacity; /* bytes per second */
+        char *net_label;       /* the shaped interfaces, "eth0,eth1" (metrics, bus) */
+        SchedUsage *net_usage; /* scratch for sched_tick() */
+        size_t n_net_usage;
 };
 
 static inline SchedParams manager_params_of(const ResolvedResource *r) {
@@ -216,6 +245,25 @@ void manager_metrics_stop(Manager *m);
 void manager_metrics_tick(Manager *m, uint64_t now, uint64_t duration_usec);
 /* The state now, as one malloc() block.  0 and *ret, or -ENOMEM. */
 int manager_metrics_snapshot(const Manager *m, MetricsSnapshot **ret);
+
+/* manager-net.c */
+
+/* Loads the egress program onto [network] interfaces (none: nothing to do).
+ * Logs what goes wrong; 0 or -errno. */
+int manager_net_start(Manager *m);
+/* Takes every VM out and removes what manager_net_start() and the taps
+ * added (qdiscs, filters, maps); safe to call twice. */
+void manager_net_stop(Manager *m);
+/* After a policy was applied: the core's capacity, the VMs' settings, VMs
+ * in and out.  0, or -ENOMEM. */
+int manager_net_apply(Manager *m);
+/* Managed VMs with net.egress join, others leave; with `rescan`, cgroup ids
+ * and taps are looked at again (the scan).  0, or -ENOMEM. */
+int manager_net_sync(Manager *m, bool rescan);
+/* Takes a VM out of egress scheduling (before it is freed). */
+void manager_net_leave(Manager *m, ManagerVm *v);
+/* Each tick: the program's counters into the core, its rates back.  0, or -ENOMEM. */
+int manager_net_tick(Manager *m, uint64_t now);
 
 /* manager-bus.c */
 

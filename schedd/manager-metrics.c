@@ -137,6 +137,8 @@ void manager_metrics_tick(Manager *m, uint64_t now, uint64_t duration_usec) {
                         for (int k = 0; k < _IO_DIR_MAX; k++)
                                 count_held(m->devices[j].sched[k], v->io[j].slot[k], m->elapsed_usec,
                                            &v->io[j].held_ticks[k], &v->io[j].held_usec[k]);
+                count_held(m->net, v->net.joined ? v->net.slot : -1, m->elapsed_usec, &v->net.held_ticks,
+                           &v->net.held_usec);
         }
 
         if (!m->metrics_server)
@@ -212,12 +214,15 @@ static const char *vm_name_of(const ManagerVm *v) {
 
 int manager_metrics_snapshot(const Manager *m, MetricsSnapshot **ret) {
         size_t structs, managed = 0, strings = sizeof(SCHEDD_VERSION);
+        const char *net_label = NULL;
         MetricsSnapshot *s;
         Arena a;
 
         /* One block, so that publishing costs one allocation and freeing one free(). */
         for (size_t j = 0; j < m->n_devices; j++)
                 strings += strlen(m->devices[j].name) + 1;
+        if (m->net_label)
+                strings += strlen(m->net_label) + 1;
         for (size_t i = 0; i < m->n_vms; i++) {
                 strings += strlen(vm_name_of(m->vms[i])) + 1 + strlen(m->vms[i]->cgroup ?: "") + 1;
                 managed += m->vms[i]->state == MANAGER_VM_MANAGED;
@@ -242,6 +247,8 @@ int manager_metrics_snapshot(const Manager *m, MetricsSnapshot **ret) {
                 .n_devices = m->n_devices,
                 .n_vms = m->n_vms,
         };
+        if (m->net_label)
+                net_label = arena_strdup(&a, m->net_label);
         s->devices = arena_take(&a, m->n_devices * sizeof(MetricsDevice));
         for (size_t j = 0; j < m->n_devices; j++) {
                 MetricsDevice *d = &s->devices[j];
@@ -263,7 +270,16 @@ int manager_metrics_snapshot(const Manager *m, MetricsSnapshot **ret) {
                         continue;
                 mv->managed = true;
 
-                if (v->cpu_slot >= 0) {
+                if (v->net.joined) {
+                        /* Labelled with the shaped interfaces: egress is one resource over all of them. */
+                        mv->net_interface = net_label;
+                        fill_bucket(&mv->net, m->net, v->net.slot, &v->rv->net, v->net.held_ticks, v->net.held_usec);
+                        mv->have_net_counters = true;
+                        mv->net_bytes = v->net.bytes_total;
+                        mv->net_packets = v->net.packets_total;
+                }
+
+                if (v->cpu_slot >= 0 && m->config->schedule_cpu) {
                         fill_bucket(&mv->cpu, m->cpu, v->cpu_slot, &v->rv->cpu, v->cpu_held_ticks, v->cpu_held_usec);
                         mv->cpu_weight = sched_decision(m->cpu, v->cpu_slot)->weight;
                 }

@@ -326,6 +326,7 @@ static int manager_apply(Manager *m, Policy *policy, ResolvedPolicy *rp) {
                 /* Its slots in cores that carry over must go too: release
                  * takes it out of every running core. */
                 manager_vm_release(m, v, true);
+                manager_net_leave(m, v);
                 m->vms[i] = manager_vm_free(v);
         }
 
@@ -378,6 +379,9 @@ static int manager_apply(Manager *m, Policy *policy, ResolvedPolicy *rp) {
         r = manager_attach_waiting(m, true);
         if (r < 0)
                 return r;
+        r = manager_net_apply(m);
+        if (r < 0)
+                return r;
         manager_scan_update(m);
         return 0;
 }
@@ -404,6 +408,8 @@ static int manager_check_controllers(Manager *m, const ResolvedPolicy *rp, Polic
         unsigned needed = controllers_needed(rp);
         int r;
 
+        if (!m->config->schedule_cpu)
+                needed &= ~(unsigned)CGROUP_CONTROLLER_CPU;
         if ((m->controllers & needed) == needed)
                 return 0;
         r = cgroup_root_check(m->root_fd, m->config->cgroup_root, needed, err->message, sizeof(err->message));

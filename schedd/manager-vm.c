@@ -413,8 +413,10 @@ void manager_enforce(Manager *m) {
 
                 d = sched_decision(m->cpu, v->cpu_slot);
                 uint64_t quota = sched_cpu_max_quota_usec(d, m->cpu_capacity, CGROUP_CPU_PERIOD_USEC);
-                /* Most ticks change nothing: compare numbers before formatting anything. */
-                if (!v->cpu_enforced || v->enforced_weight != d->weight || v->enforced_quota_usec != quota) {
+                /* Most ticks change nothing: compare numbers before formatting anything.
+                 * With [schedd] schedule_cpu = no, nothing at all. */
+                if (m->config->schedule_cpu &&
+                    (!v->cpu_enforced || v->enforced_weight != d->weight || v->enforced_quota_usec != quota)) {
                         (void)cgroup_format_weight(d->weight, buf, sizeof(buf));
                         if (vm_write(v, CGROUP_FILE_CPU_WEIGHT, buf) < 0) {
                                 v->cpu_enforced = false;

@@ -119,11 +119,15 @@ static int manager_tick(Manager *m, uint64_t now) {
         m->elapsed_usec = m->last_tick_usec > 0 && now > m->last_tick_usec ? now - m->last_tick_usec : 0;
         m->last_tick_usec = now;
 
-        manager_read_cpu(m);
+        if (m->config->schedule_cpu)
+                manager_read_cpu(m);
         manager_read_io(m);
         r = tick_cores(m, now);
         if (r < 0)
                 return log_error_errno(r, "Out of memory");
+        r = manager_net_tick(m, now);
+        if (r < 0)
+                return r;
         manager_enforce(m);
         manager_release_gone(m);
         manager_account_host(m);
@@ -215,6 +219,8 @@ static int on_scan(sd_event_source *s, uint64_t usec, void *userdata) {
         manager_release_gone(m);
 
         r = manager_attach_waiting(m, false);
+        if (r >= 0)
+                r = manager_net_sync(m, true);
         if (r < 0)
                 manager_fail(m, r);
         manager_scan_update(m);
@@ -283,6 +289,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         manager_metrics_stop(m); /* its thread first */
         manager_bus_stop(m);
+        manager_net_stop(m);
         for (size_t i = 0; i < m->n_vms; i++)
                 manager_vm_free(m->vms[i]);
         free(m->vms);
@@ -426,8 +433,14 @@ int manager_start(Manager *m) {
         int r;
 
         host_facts(&m->facts);
+        if (!m->config->schedule_cpu)
+                log_notice("CPU is not scheduled ([schedd] schedule_cpu = no): cpu.weight and cpu.max are left as "
+                           "they are, and the cgroup root needs no cpu controller");
 
         r = manager_open_dirs(m);
+        if (r < 0)
+                return r;
+        r = manager_net_start(m);
         if (r < 0)
                 return r;
         r = manager_add_sources(m);
@@ -456,6 +469,7 @@ int manager_run(Manager *m) {
         (void)sd_notify(0, "STOPPING=1\nSTATUS=Restoring the cgroups");
 
         manager_restore_all(m);
+        manager_net_stop(m);
 
         if (m->exit_error < 0)
                 return m->exit_error;

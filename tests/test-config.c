@@ -394,3 +394,24 @@ Test(config, shipped_example_parses) {
         config_done(&c);
         config_done(&d);
 }
+
+Test(config, network_mode_and_schedule_cpu) {
+        Config c = parse_ok("");
+        cr_assert(c.schedule_cpu, "CPU is scheduled by default");
+        cr_assert_eq(c.network_mode, CONFIG_NETWORK_PACE);
+        config_done(&c);
+
+        c = parse_ok("[schedd]\nschedule_cpu = no\n[network]\nmode = drop\n");
+        cr_assert_not(c.schedule_cpu);
+        cr_assert_eq(c.network_mode, CONFIG_NETWORK_DROP);
+        config_done(&c);
+
+        c = parse_ok("[network]\nmode = pace\n");
+        cr_assert_eq(c.network_mode, CONFIG_NETWORK_PACE);
+        config_done(&c);
+
+        expect_error("[network]\nmode = Pace\n", -EINVAL, "t.conf:2: [network] mode: 'Pace' is neither pace nor drop");
+        expect_error("[network]\nmode =\n", -EINVAL, "t.conf:2: [network] mode: '' is neither pace nor drop");
+        expect_error("[schedd]\nschedule_cpu = maybe\n", -EINVAL,
+                     "t.conf:2: [schedd] schedule_cpu: 'maybe' is not a boolean (yes/no, true/false, on/off, 1/0)");
+}

@@ -20,6 +20,7 @@
  *   -b BURST    its burst in bytes (default 64 KiB)
  *   -t SECONDS  the measuring window (default 10)
  *   -p PORT     the receiver's port (default 5201)
+ *   -L LIST     scenario load: the senders' cgroups, comma separated
  *   -v          every sample on stderr
  *
  * Scenarios (each prints one line of figures, then PASS, FAIL or SKIP):
@@ -45,6 +46,13 @@
  *   bench     the program's cost per packet (kernel run-time statistics)
  *             and one TCP flow's throughput without and with the program,
  *             alternating in one run
+ *   load      only the load, for tests of the daemon (which does the
+ *             shaping: nothing is loaded here): a bulk TCP flow from each
+ *             cgroup of -L in A ("guest": from namespace C, behind the
+ *             tap; "udp:CGROUP": UDP offered at 3/2 of RATE, a sender
+ *             that never backs off) to a receiver in B on -p, for SECONDS;
+ *             prints what each sent and what the receiver got, then PASS
+ *             when every flow ran
  *
  * Exit status: 0 pass, 1 fail, 2 bad usage, 77 skipped (not root, or a
  * feature the kernel lacks).  Every load is bounded in time; children end with
@@ -140,6 +148,7 @@ typedef struct Options {
         uint64_t burst;
         double seconds;
         uint16_t port;
+        const char *load; /* -L */
         bool verbose;
 } Options;
 
@@ -1126,16 +1135,63 @@ static int scenario_bench(void) {
         return verdict(tcp.run_count > 0 && udp.run_count > 0 && per_tcp < 100 && per_udp < 100 && loss < 0.05);
 }
 
+/* Bulk flows from the cgroups of -L; the daemon under test shapes them. */
+static int scenario_load(void) {
+        char *list = strdup(opt.load), *save = NULL;
+        const char *names[WATCH_MAX];
+        Child snd[WATCH_MAX];
+        Result res[WATCH_MAX];
+        size_t n = 0;
+        bool ok = true;
+
+        if (!list)
+                die("strdup", -ENOMEM);
+        uint64_t t0 = now_nsec() + 100 * NSEC_PER_MSEC, t_end = t0 + (uint64_t)(opt.seconds * NSEC_PER_SEC);
+        Child srv = child_start(
+                &(Job){.role = ROLE_SERVER, .ns = opt.ns_b, .start = now_nsec(), .end = t_end + NSEC_PER_SEC / 2});
+        for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                bool guest = strcmp(tok, "guest") == 0;
+                bool udp = strncmp(tok, "udp:", 4) == 0;
+
+                if (n >= WATCH_MAX || (guest && !opt.ns_c) || (udp && !opt.rate)) {
+                        fprintf(stderr, "egress-test: load: at most %d senders; \"guest\" needs -C, \"udp:\" -r\n",
+                                WATCH_MAX);
+                        exit(2);
+                }
+                names[n] = tok;
+                snd[n++] = child_start(&(Job){.role = udp ? ROLE_UDP : ROLE_BULK,
+                                              .ns = guest ? opt.ns_c : opt.ns_a,
+                                              .cgroup = guest ? NULL : udp ? tok + 4 : tok,
+                                              .start = t0,
+                                              .end = t_end,
+                                              .rate = opt.rate * 3 / 2,
+                                              .size = 1400});
+        }
+        for (size_t i = 0; i < n; i++)
+                res[i] = child_wait(snd[i]);
+        Result rv = child_wait(srv);
+
+        printf("load: %.2f s;", opt.seconds);
+        for (size_t i = 0; i < n; i++) {
+                printf(" %s sent %" PRIu64 " B%s%s;", names[i], res[i].bytes, res[i].error ? " error " : "",
+                       res[i].error ? strerror(res[i].error) : "");
+                ok = ok && res[i].error == 0;
+        }
+        printf(" received %" PRIu64 " B over TCP, %" PRIu64 " B over UDP\n", rv.bytes, rv.udp_bytes);
+        free(list);
+        return verdict(ok && rv.error == 0 && n > 0);
+}
+
 static void usage(FILE *f) {
         fprintf(f, "usage: egress-test -A NETNS -B NETNS -d IFACE -a ADDR -g CGROUP_DIR [-C NETNS -T TAP]\n"
-                   "                   [-m pace|drop] [-r RATE] [-b BURST] [-t SECONDS] [-p PORT] [-v]\n"
-                   "                   rate|classify|latency|change|tap|split|bench\n");
+                   "                   [-m pace|drop] [-r RATE] [-b BURST] [-t SECONDS] [-p PORT] [-L CGROUPS] [-v]\n"
+                   "                   rate|classify|latency|change|tap|split|bench|load\n");
 }
 
 int main(int argc, char **argv) {
         int c;
 
-        while ((c = getopt(argc, argv, "A:B:C:d:T:a:g:m:r:b:t:p:vh")) != -1) {
+        while ((c = getopt(argc, argv, "A:B:C:d:T:a:g:m:r:b:t:p:L:vh")) != -1) {
                 switch (c) {
                         case 'A':
                                 opt.ns_a = optarg;
@@ -1180,6 +1236,9 @@ int main(int argc, char **argv) {
                         case 'p':
                                 opt.port = (uint16_t)strtoul(optarg, NULL, 0);
                                 break;
+                        case 'L':
+                                opt.load = optarg;
+                                break;
                         case 'v':
                                 opt.verbose = true;
                                 break;
@@ -1218,6 +1277,8 @@ int main(int argc, char **argv) {
                 return scenario_bench();
         if (strcmp(s, "split") == 0 && opt.rate)
                 return scenario_split();
+        if (strcmp(s, "load") == 0 && opt.load)
+                return scenario_load();
         usage(stderr);
         return 2;
 }
