@@ -274,6 +274,69 @@ static int by_order(const void *a, const void *b) {
         return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* Reads one property of a GetAll reply: > 0 when it read the value, 0 when the name is not
+ * one it knows (the caller skips it), < 0 on a malformed message. */
+typedef int (*PropertyReader)(sd_bus_message *m, const char *name, void *userdata);
+
+/* Walks a GetAll reply's a{sv}, handing each property to read_one; unknown ones (of a newer
+ * schedd) are skipped. */
+static int read_properties(sd_bus_message *m, PropertyReader read_one, void *userdata) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        while (r >= 0) {
+                const char *name;
+
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r <= 0)
+                        break;
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        break;
+                r = read_one(m, name, userdata);
+                if (r == 0)
+                        r = sd_bus_message_skip(m, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        return r;
+}
+
+/* sd_bus_message_read answers 1 on success; the other readers here answer 0. */
+static int handled(int r) {
+        return r < 0 ? r : 1;
+}
+
+static int read_vm_property(sd_bus_message *m, const char *name, void *userdata) {
+        VmInfo *v = userdata;
+
+        if (strcmp(name, "Name") == 0)
+                return handled(read_string(m, &v->name));
+        if (strcmp(name, "Cgroup") == 0)
+                return handled(read_string(m, &v->cgroup));
+        if (strcmp(name, "State") == 0)
+                return handled(read_string(m, &v->state));
+        if (strcmp(name, "Held") == 0)
+                return handled(sd_bus_message_read(m, "v", "b", &v->held));
+        if (strcmp(name, "Bursting") == 0)
+                return handled(sd_bus_message_read(m, "v", "b", &v->bursting));
+        if (strcmp(name, "Weight") == 0)
+                return handled(sd_bus_message_read(m, "v", "u", &v->weight));
+        if (strcmp(name, "Policy") == 0)
+                return handled(read_policy(m, v, false));
+        if (strcmp(name, "Resolved") == 0)
+                return handled(read_policy(m, v, true));
+        if (strcmp(name, "IO") == 0)
+                return handled(read_io(m, v));
+        for (size_t i = 0; i < sizeof(vm_u64_properties) / sizeof(vm_u64_properties[0]); i++)
+                if (strcmp(name, vm_u64_properties[i].name) == 0)
+                        return handled(sd_bus_message_read(
+                                m, "v", "t", (uint64_t *)((char *)v + vm_u64_properties[i].offset)));
+        return 0;
+}
+
 /* GetVM, then GetAll of the VM's object. */
 static int get_vm_info(Ctl *c, const char *vm, VmInfo *ret) {
         sd_bus_message *reply = NULL;
@@ -289,52 +352,7 @@ static int get_vm_info(Ctl *c, const char *vm, VmInfo *ret) {
         if (r != 0)
                 return r;
 
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        while (r >= 0) {
-                const char *name;
-                bool done = false;
-
-                r = sd_bus_message_enter_container(reply, 'e', "sv");
-                if (r <= 0)
-                        break;
-                r = sd_bus_message_read(reply, "s", &name);
-                if (r < 0)
-                        break;
-                if (strcmp(name, "Name") == 0)
-                        r = read_string(reply, &v.name);
-                else if (strcmp(name, "Cgroup") == 0)
-                        r = read_string(reply, &v.cgroup);
-                else if (strcmp(name, "State") == 0)
-                        r = read_string(reply, &v.state);
-                else if (strcmp(name, "Held") == 0)
-                        r = sd_bus_message_read(reply, "v", "b", &v.held);
-                else if (strcmp(name, "Bursting") == 0)
-                        r = sd_bus_message_read(reply, "v", "b", &v.bursting);
-                else if (strcmp(name, "Weight") == 0)
-                        r = sd_bus_message_read(reply, "v", "u", &v.weight);
-                else if (strcmp(name, "Policy") == 0)
-                        r = read_policy(reply, &v, false);
-                else if (strcmp(name, "Resolved") == 0)
-                        r = read_policy(reply, &v, true);
-                else if (strcmp(name, "IO") == 0)
-                        r = read_io(reply, &v);
-                else {
-                        for (size_t i = 0; i < sizeof(vm_u64_properties) / sizeof(vm_u64_properties[0]); i++)
-                                if (strcmp(name, vm_u64_properties[i].name) == 0) {
-                                        r = sd_bus_message_read(
-                                                reply, "v", "t",
-                                                (uint64_t *)((char *)&v + vm_u64_properties[i].offset));
-                                        done = true;
-                                        break;
-                                }
-                        if (!done)
-                                r = sd_bus_message_skip(reply, "v"); /* a property of a newer schedd */
-                }
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(reply);
-        }
-        if (r >= 0)
-                r = sd_bus_message_exit_container(reply);
+        r = read_properties(reply, read_vm_property, &v);
         sd_bus_message_unref(reply);
         if (r < 0) {
                 vm_info_done(&v);
@@ -497,6 +515,26 @@ static void manager_info_done(ManagerInfo *i) {
         *i = (ManagerInfo){};
 }
 
+static int read_manager_property(sd_bus_message *m, const char *name, void *userdata) {
+        ManagerInfo *i = userdata;
+
+        if (strcmp(name, "Version") == 0)
+                return handled(read_string(m, &i->version));
+        if (strcmp(name, "PolicyFile") == 0)
+                return handled(read_string(m, &i->policy_file));
+        if (strcmp(name, "OverrideFile") == 0)
+                return handled(read_string(m, &i->override_file));
+        if (strcmp(name, "CgroupRoot") == 0)
+                return handled(read_string(m, &i->cgroup_root));
+        if (strcmp(name, "TickUSec") == 0)
+                return handled(sd_bus_message_read(m, "v", "t", &i->tick_usec));
+        if (strcmp(name, "CPUCapacityUCPU") == 0)
+                return handled(sd_bus_message_read(m, "v", "t", &i->capacity_ucpu));
+        if (strcmp(name, "Ticks") == 0)
+                return handled(sd_bus_message_read(m, "v", "t", &i->ticks));
+        return 0;
+}
+
 static int get_manager_info(Ctl *c, ManagerInfo *ret) {
         sd_bus_message *reply = NULL;
         ManagerInfo i = {};
@@ -505,37 +543,7 @@ static int get_manager_info(Ctl *c, ManagerInfo *ret) {
         r = ctl_get_all(c, SCHEDCTL_BUS_PATH, SCHEDCTL_IFACE_MANAGER, &reply);
         if (r != 0)
                 return r;
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        while (r >= 0) {
-                const char *name;
-
-                r = sd_bus_message_enter_container(reply, 'e', "sv");
-                if (r <= 0)
-                        break;
-                r = sd_bus_message_read(reply, "s", &name);
-                if (r < 0)
-                        break;
-                if (strcmp(name, "Version") == 0)
-                        r = read_string(reply, &i.version);
-                else if (strcmp(name, "PolicyFile") == 0)
-                        r = read_string(reply, &i.policy_file);
-                else if (strcmp(name, "OverrideFile") == 0)
-                        r = read_string(reply, &i.override_file);
-                else if (strcmp(name, "CgroupRoot") == 0)
-                        r = read_string(reply, &i.cgroup_root);
-                else if (strcmp(name, "TickUSec") == 0)
-                        r = sd_bus_message_read(reply, "v", "t", &i.tick_usec);
-                else if (strcmp(name, "CPUCapacityUCPU") == 0)
-                        r = sd_bus_message_read(reply, "v", "t", &i.capacity_ucpu);
-                else if (strcmp(name, "Ticks") == 0)
-                        r = sd_bus_message_read(reply, "v", "t", &i.ticks);
-                else
-                        r = sd_bus_message_skip(reply, "v");
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(reply);
-        }
-        if (r >= 0)
-                r = sd_bus_message_exit_container(reply);
+        r = read_properties(reply, read_manager_property, &i);
         sd_bus_message_unref(reply);
         if (r < 0) {
                 manager_info_done(&i);
