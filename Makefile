@@ -4,7 +4,7 @@
 # make deps       install the Debian packages the build and tests need (root)
 # make check      unit tests, the same under ASan+UBSan, the scenarios in the
 #                 simulator, then the daemon end to end (bus, metrics, install,
-#                 egress)
+#                 egress), and every scenario on a real kernel under QEMU
 # make bench      benchmarks that print figures
 # make demo       the main job: schedd on a real cgroup v2 kernel under QEMU
 # make demo-sim   the scheduler's decisions on a simulated host
@@ -26,8 +26,9 @@ CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(OPT) $(SAN) $(PK
 LDFLAGS := $(SAN)
 LDLIBS  := $(PKG_LIBS) -lm
 
-# The pure core: policy language and scheduler, shared by every program.
-CORE_SRC := $(wildcard policy/*.c) schedd/bucket.c schedd/alloc.c schedd/sched.c
+# The pure core: policy language and scheduler (and the weights of the cgroups above
+# the VMs), shared by every program.
+CORE_SRC := $(wildcard policy/*.c) schedd/bucket.c schedd/alloc.c schedd/sched.c schedd/hierarchy.c
 # The simulated host behind schedsim.
 SIM_SRC  := $(wildcard tools/sim/*.c)
 # The daemon's I/O side (config, cgroup files, event loop); schedd.c holds main().
@@ -100,8 +101,11 @@ check: deps
 	$(MAKE) check-metrics
 	$(MAKE) check-install
 	$(MAKE) check-net
-	$(MAKE) check-vm-examples
+	$(MAKE) check-net-daemon
+	$(MAKE) check-net-guest
+	$(MAKE) check-vm
 	$(MAKE) check-vm-metrics
+	$(MAKE) check-vm-control
 
 check-unit: $(TESTS)
 	@tests/run-unit $(TESTS)
@@ -119,6 +123,7 @@ bench: $(BUILD)/bench-core $(BUILD)/schedd
 	$(MAKE) bench-bus
 	$(MAKE) bench-metrics
 	$(MAKE) bench-egress
+	$(MAKE) bench-vm
 
 # The main job on a real kernel: schedd on etc/policy.yaml in Debian's kernel
 # under QEMU, a live table, then the static baseline (tools/demo).
@@ -228,11 +233,13 @@ clean:
 
 # ---- The real-kernel tier (tests/vm/) -----------------------------------------
 #
-# make check-vm-examples  the worked examples of the promises, measured on
-#                         Debian's kernel under QEMU (part of make check)
+# make check-vm-examples  the worked examples of the promises alone, measured on
+#                         Debian's kernel under QEMU
 # make check-vm-metrics   the metrics of a bursting VM there (part of make check)
-# make check-vm           every scenario of tests/scenarios there (not part of
-#                         make check: see the README for what passes)
+# make check-vm-control   `schedctl set` and `move` steps there, schedd and schedctl
+#                         on a private bus in the guest (part of make check)
+# make check-vm           every scenario of tests/scenarios there, the worked
+#                         examples among them (part of make check)
 # make bench-vm           the daemon's own cost in the guest
 #
 # Both run schedd with a 100 ms tick: under software emulation a 10 ms tick
@@ -240,7 +247,7 @@ clean:
 # lumps, which the measurements would show instead of the scheduler.
 VM_TICK ?= 100ms
 
-.PHONY: check-vm check-vm-examples check-vm-metrics bench-vm
+.PHONY: check-vm check-vm-examples check-vm-metrics check-vm-control bench-vm
 
 # /metrics on the real kernel: a VM's tokens fall and its held time rises as it
 # spends its burst (tests/vm/metrics-guest).
@@ -255,9 +262,18 @@ check-vm-examples: $(BUILD)/schedd $(BUILD)/schedsim
 	tests/vm/run-all --tick $(VM_TICK) "$$d"; rc=$$?; rm -rf "$$d"; \
 	if [ $$rc -eq 77 ]; then echo "check-vm-examples: SKIP: no guest can run here"; rc=0; fi; exit $$rc
 
-check-vm: $(BUILD)/schedd $(BUILD)/schedsim
+# The control plane on the real kernel: the scenarios with schedctl and move steps.
+VM_CONTROL_SCENARIOS := tests/scenarios/schedctl-set.yaml tests/scenarios/move.yaml
+
+check-vm-control: $(BUILD)/schedd $(BUILD)/schedsim $(BUILD)/schedctl
 	@tools/install-vm-deps
-	@tests/vm/run-all --tick $(VM_TICK)
+	@tests/vm/run-scenario --check --tick $(VM_TICK) $(VM_CONTROL_SCENARIOS); rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo "check-vm-control: SKIP: no guest can run here"; rc=0; fi; exit $$rc
+
+check-vm: $(BUILD)/schedd $(BUILD)/schedsim $(BUILD)/schedctl
+	@tools/install-vm-deps
+	@tests/vm/run-all --tick $(VM_TICK); rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo "check-vm: SKIP: no guest can run here"; rc=0; fi; exit $$rc
 
 bench-vm: $(BUILD)/schedd
 	@tests/vm/bench-daemon

@@ -35,6 +35,13 @@
  *   but are charged to the context like any other, so the bulk flows beside
  *   them wait (or drop) for them.  A request-response flow thus never queues
  *   behind its VM's bulk transfer, and the VM's total stays at its rate.
+ *   While the context is under its rate, every packet leaves at once, and a
+ *   flow known only by its hash is not looked up (see enforce()).
+ *
+ * Cost: a packet of a classified socket reads its socket's storage (slot and
+ * flow timeline), one cache line of its context (settings and timeline) and
+ * its CPU's counters, reads the clock once if the context is limited, and
+ * under the rate moves the timeline with one compare-and-swap.
  *
  * Counters are per context and CPU; the loader sums them.
  */
@@ -83,19 +90,14 @@ struct {
         __type(value, __u32); /* slot */
 } taps SEC(".maps");
 
+/* Settings and timeline of each context, one cache line each (egress.h). */
 struct {
         __uint(type, BPF_MAP_TYPE_ARRAY);
         __uint(max_entries, EGRESS_SLOTS);
+        __uint(map_flags, BPF_F_MMAPABLE);
         __type(key, __u32);
-        __type(value, EgressVmConfig);
+        __type(value, EgressVm);
 } vm_config SEC(".maps");
-
-struct {
-        __uint(type, BPF_MAP_TYPE_ARRAY);
-        __uint(max_entries, EGRESS_SLOTS);
-        __type(key, __u32);
-        __type(value, EgressVmState);
-} vm_state SEC(".maps");
 
 struct {
         __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -150,12 +152,23 @@ static __always_inline EgressFlow *flow_by_hash(struct __sk_buff *skb, __u32 slo
         return bpf_map_lookup_elem(&flows, &key);
 }
 
-static __always_inline int enforce(struct __sk_buff *skb, __u32 slot, EgressFlow *flow, bool may_delay) {
+/* A flow's own timeline moves by the packet's cost at its light rate; a flow
+ * idle longer than EGRESS_LIGHT_MEMORY_NSEC starts afresh. */
+static __always_inline void flow_charge(EgressFlow *flow, __u64 flow_start, __u64 now, __u64 cost) {
+        flow->next_nsec = min_u64(flow_start + (cost << EGRESS_LIGHT_SHIFT), now + EGRESS_LIGHT_MEMORY_NSEC);
+}
+
+/* Holds the packet to context `slot`'s rate.  `flow` is the packet's flow
+ * (its socket's), or NULL: then, with `by_hash`, its flow is found by the
+ * packet's hash, only where it matters (the context is at its rate);
+ * without, the packet counts as light. */
+static __always_inline int enforce(struct __sk_buff *skb, __u32 slot, EgressFlow *flow, bool by_hash,
+                                   bool may_delay) {
+        EgressVm *vm = bpf_map_lookup_elem(&vm_config, &slot);
         EgressStats *st = bpf_map_lookup_elem(&stats, &slot);
-        EgressVmConfig *cfg = bpf_map_lookup_elem(&vm_config, &slot);
-        EgressVmState *state = bpf_map_lookup_elem(&vm_state, &slot);
-        if (!st || !cfg || !state)
+        if (!vm || !st)
                 return TC_ACT_UNSPEC;
+        EgressVmConfig *cfg = &vm->config;
 
         __u64 len = skb->wire_len ? skb->wire_len : skb->len;
         __u64 segs = skb->gso_segs ? skb->gso_segs : 1;
@@ -175,6 +188,30 @@ static __always_inline int enforce(struct __sk_buff *skb, __u32 slot, EgressFlow
         else
                 cost = len * NSEC_PER_SEC / rate;
 
+        /* The timeline moves by atomic operations, without a lock.  An idle
+         * context's timeline is first caught up to a full bucket (floor). */
+        __u64 floor = sub_sat(now, cfg->burst_nsec);
+        __u64 seen = vm->next_nsec;
+        __u64 start = max_u64(seen, floor);
+
+        /* Under the rate (the bucket is not in debt): the packet leaves now
+         * whatever its flow, and one compare-and-swap takes its place on
+         * the timeline.  Its socket's flow timeline moves on (it shares the
+         * socket's cache line, which the classification read already); a
+         * flow known only by its hash is not looked up at all: it is
+         * remembered only while the context is at its rate, so a bulk flow
+         * counts as light again for its first packets (some 16 KiB) each
+         * time the context comes back to its rate. */
+        if (start <= now && __sync_val_compare_and_swap(&vm->next_nsec, seen, start + cost) == seen) {
+                if (flow)
+                        flow_charge(flow, max_u64(flow->next_nsec, sub_sat(now, cfg->light_burst_nsec)), now, cost);
+                goto admit;
+        }
+
+        /* At the rate (or another CPU moved the timeline meanwhile). */
+        if (!flow && by_hash)
+                flow = flow_by_hash(skb, slot);
+
         /* Light or heavy, from the flow's own timeline (updated without a
          * lock: a race only blurs the estimate for one packet). */
         bool light = true;
@@ -185,24 +222,22 @@ static __always_inline int enforce(struct __sk_buff *skb, __u32 slot, EgressFlow
         }
         __u64 allowed = light ? cfg->light_horizon_nsec : (may_delay && pace ? cfg->horizon_nsec : 0);
 
-        /* The timeline moves by atomic operations, without a lock.  An idle
-         * context's timeline is first caught up to a full bucket (a compare-
-         * and-swap, so that it loses no other CPU's packet); then the packet
-         * takes its place with one fetch-and-add, and gives it back if it may
-         * not pass (meanwhile another CPU may see the timeline a packet later
+        /* A compare-and-swap catches an idle timeline up to a full bucket
+         * (so that it loses no other CPU's packet); then the packet takes
+         * its place with one fetch-and-add, and gives it back if it may not
+         * pass (meanwhile another CPU may see the timeline a packet later
          * than it is: that one is only delayed or dropped a little early). */
-        __u64 floor = sub_sat(now, cfg->burst_nsec);
-        __u64 seen = state->next_nsec;
+        seen = vm->next_nsec;
         if (seen < floor)
-                __sync_val_compare_and_swap(&state->next_nsec, seen, floor);
-        __u64 start = max_u64(__sync_fetch_and_add(&state->next_nsec, cost), floor);
+                __sync_val_compare_and_swap(&vm->next_nsec, seen, floor);
+        start = max_u64(__sync_fetch_and_add(&vm->next_nsec, cost), floor);
         if (start > now + allowed) {
-                __sync_fetch_and_add(&state->next_nsec, -cost);
+                __sync_fetch_and_add(&vm->next_nsec, -cost);
                 goto drop;
         }
 
         if (flow)
-                flow->next_nsec = min_u64(flow_start + (cost << EGRESS_LIGHT_SHIFT), now + EGRESS_LIGHT_MEMORY_NSEC);
+                flow_charge(flow, flow_start, now, cost);
         if (!light && may_delay && pace && start > now) {
                 __u64 departure = start - EGRESS_CLOCK_OFFSET_NSEC;
                 if (departure > skb->tstamp)
@@ -225,7 +260,6 @@ drop:
 SEC("tc")
 int egress_uplink(struct __sk_buff *skb) {
         struct bpf_sock *sk = skb->sk;
-        EgressFlow *flow = NULL;
         __u32 slot;
 
         if (!sk) {
@@ -237,23 +271,21 @@ int egress_uplink(struct __sk_buff *skb) {
                         slot = *tap;
                         if (!pace || slot > EGRESS_HOST_SLOT)
                                 return TC_ACT_UNSPEC;
-                        return enforce(skb, slot, flow_by_hash(skb, slot), true);
+                        return enforce(skb, slot, NULL, true, true);
                 }
-                slot = EGRESS_HOST_SLOT;
-                flow = flow_by_hash(skb, slot);
-                return enforce(skb, slot, flow, true);
+                return enforce(skb, EGRESS_HOST_SLOT, NULL, true, true);
         }
 
         sk = bpf_sk_fullsock(sk);
         if (!sk) {
                 /* A request or time-wait socket: a handshake or closing
                  * packet, small; classified afresh, and light. */
-                return enforce(skb, classify_cgroup(skb), NULL, true);
+                return enforce(skb, classify_cgroup(skb), NULL, false, true);
         }
 
         EgressSock *s = bpf_sk_storage_get(&socks, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
         if (!s)
-                return enforce(skb, classify_cgroup(skb), NULL, true);
+                return enforce(skb, classify_cgroup(skb), NULL, false, true);
         __u64 gen = generation;
         if (s->generation != gen) {
                 s->slot = classify_cgroup(skb);
@@ -262,7 +294,7 @@ int egress_uplink(struct __sk_buff *skb) {
         slot = s->slot;
         if (slot > EGRESS_HOST_SLOT)
                 slot = EGRESS_HOST_SLOT;
-        return enforce(skb, slot, &s->flow, true);
+        return enforce(skb, slot, &s->flow, false, true);
 }
 
 SEC("tc")
@@ -274,7 +306,7 @@ int egress_tap(struct __sk_buff *skb) {
         __u32 slot = *s;
         if (slot > EGRESS_HOST_SLOT)
                 return TC_ACT_UNSPEC;
-        return enforce(skb, slot, flow_by_hash(skb, slot), false);
+        return enforce(skb, slot, NULL, true, false);
 }
 
 char LICENSE[] SEC("license") = "LGPL-2.1-or-later";

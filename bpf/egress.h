@@ -63,14 +63,19 @@ typedef struct EgressVmConfig {
  * 2^20 bytes the product stays below 2^63 (rates above 119 bytes/s). */
 #define EGRESS_Q20_MAX (1ULL << 43)
 
-/* Written by the program (atomically); the loader resets it when a slot is
- * (re)used. */
-typedef struct EgressVmState {
+/* One context's entry: the loader's settings and the program's timeline in
+ * one cache line, so that a packet reads and writes one line for its
+ * context.  The map is memory-mapped (BPF_F_MMAPABLE): the loader writes the
+ * settings field by field there and never the timeline, which the program
+ * moves with atomic operations (a whole-value update would overwrite it). */
+typedef struct EgressVm {
+        EgressVmConfig config;
         /* The context's timeline (GCRA's theoretical arrival time): the moment
          * its bucket is back to empty after what was admitted.  The bucket
-         * holds (now - next_nsec) * rate bytes, at most the burst. */
+         * holds (now - next_nsec) * rate bytes, at most the burst.  The loader
+         * sets it to 0 (a full bucket) when a slot is (re)used. */
         __u64 next_nsec;
-} EgressVmState;
+} EgressVm;
 
 /* One flow's own timeline at a fraction of its context's rate (see
  * EGRESS_LIGHT_SHIFT in the program): a flow within it is light. */

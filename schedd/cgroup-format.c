@@ -91,6 +91,28 @@ static int parse_u64(const char **p, uint64_t *ret) {
         return 0;
 }
 
+int cgroup_parse_pressure_some_usec(const char *text, uint64_t *ret) {
+        static const char total[] = " total=";
+
+        for (const char *line = text; *line; line += strcspn(line, "\n"), line += *line == '\n') {
+                size_t len = strcspn(line, "\n");
+                const char *p;
+                uint64_t v;
+
+                if (len < 5 || strncmp(line, "some ", 5) != 0)
+                        continue;
+                p = memmem(line, len, total, strlen(total));
+                if (!p)
+                        return -EBADMSG;
+                p += strlen(total);
+                if (parse_u64(&p, &v) < 0 || (*p != '\n' && *p != '\0' && *p != ' '))
+                        return -EBADMSG;
+                *ret = v;
+                return 0;
+        }
+        return -EBADMSG;
+}
+
 int cgroup_parse_cpu_stat(const char *text, CpuStat *ret) {
         CpuStat s = {};
         bool have_usage = false;

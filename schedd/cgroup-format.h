@@ -67,6 +67,11 @@ typedef struct CpuStat {
 /* cpu.stat: "usage_usec N" is required; other keys are ignored. */
 int cgroup_parse_cpu_stat(const char *text, CpuStat *ret);
 
+/* cpu.pressure (PSI): the "total=" of its "some" line, the microseconds in
+ * which some task of the cgroup was runnable but waited for a CPU.  0, or
+ * -EBADMSG (no such line or field, or not a number). */
+int cgroup_parse_pressure_some_usec(const char *text, uint64_t *ret);
+
 typedef struct IoStat {
         uint64_t rbytes;
         uint64_t wbytes;

@@ -27,6 +27,7 @@ static const CgroupFileInfo cgroup_files[_CGROUP_FILE_MAX] = {
         [CGROUP_FILE_IO_WEIGHT] = {"io.weight", true, CGROUP_CONTROLLER_IO},
         [CGROUP_FILE_MEMORY_MIN] = {"memory.min", true, CGROUP_CONTROLLER_MEMORY},
         [CGROUP_FILE_MEMORY_MAX] = {"memory.max", true, CGROUP_CONTROLLER_MEMORY},
+        [CGROUP_FILE_CPU_PRESSURE] = {"cpu.pressure", false, CGROUP_CONTROLLER_CPU},
 };
 
 const char *cgroup_file_to_string(CgroupFile f) {

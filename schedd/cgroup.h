@@ -34,6 +34,7 @@ typedef enum CgroupFile {
         CGROUP_FILE_IO_WEIGHT,
         CGROUP_FILE_MEMORY_MIN,
         CGROUP_FILE_MEMORY_MAX,
+        CGROUP_FILE_CPU_PRESSURE, /* a statistic: PSI, where the kernel has it on */
         _CGROUP_FILE_MAX,
 } CgroupFile;
 

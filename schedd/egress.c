@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -61,11 +62,11 @@ typedef struct EgressLink {
         uint32_t fq_handle;
 } EgressLink;
 
-typedef struct EgressVm {
+typedef struct EgressVmSlot {
         bool used;
         uint64_t cgroup_id;
         EgressVmConfig config; /* as last written to the map */
-} EgressVm;
+} EgressVmSlot;
 
 struct Egress {
         struct egress_bpf *skel;
@@ -75,8 +76,13 @@ struct Egress {
         size_t n_links;
         int n_cpus;
         EgressStats *percpu; /* n_cpus entries, for reading and resetting counters */
-        EgressVm vms[EGRESS_SLOTS];
+        EgressVm *entries;   /* the program's vm_config map, memory-mapped (EGRESS_SLOTS entries) */
+        size_t entries_size; /* bytes mapped */
+        EgressVmSlot vms[EGRESS_SLOTS];
 };
+
+/* One entry per cache line, as the program expects. */
+_Static_assert(sizeof(EgressVm) == 64, "EgressVm is one cache line");
 
 /* ---- rtnetlink: the root qdisc ---- */
 
@@ -356,21 +362,33 @@ static EgressVmConfig vm_config_for(EgressMode mode, uint64_t rate_bytes_per_sec
         return c;
 }
 
+/* The slot's timeline back to a full bucket, its counters to zero.  The
+ * slot is unused meanwhile: no packet is classified into it. */
 static int vm_reset(Egress *e, uint32_t slot) {
-        EgressVmState state = {0};
-        int r;
-
-        r = bpf_map_update_elem(map_fd(e->skel->maps.vm_state), &slot, &state, BPF_ANY);
-        if (r < 0)
-                return r;
+        __atomic_store_n(&e->entries[slot].next_nsec, 0, __ATOMIC_RELAXED);
         memset(e->percpu, 0, e->n_cpus * sizeof(*e->percpu));
         return bpf_map_update_elem(map_fd(e->skel->maps.stats), &slot, e->percpu, BPF_ANY);
 }
 
+/* Writes the settings into the mapped entry field by field, never its
+ * timeline.  A packet meanwhile may see old and new fields mixed (each is
+ * valid alone: one packet is judged by a mix of two rates); the flag is
+ * written last when limiting starts and first when it stops, so that no
+ * packet sees a limit half set up. */
 static int vm_write_config(Egress *e, uint32_t slot, const EgressVmConfig *c) {
-        int r = bpf_map_update_elem(map_fd(e->skel->maps.vm_config), &slot, c, BPF_ANY);
-        if (r < 0)
-                return r;
+        EgressVmConfig *to = &e->entries[slot].config;
+        bool limiting = c->flags & EGRESS_VM_LIMITED;
+
+        if (!limiting)
+                __atomic_store_n(&to->flags, c->flags, __ATOMIC_RELEASE);
+        __atomic_store_n(&to->rate_bytes_per_sec, c->rate_bytes_per_sec, __ATOMIC_RELAXED);
+        __atomic_store_n(&to->nsec_per_byte_q20, c->nsec_per_byte_q20, __ATOMIC_RELAXED);
+        __atomic_store_n(&to->burst_nsec, c->burst_nsec, __ATOMIC_RELAXED);
+        __atomic_store_n(&to->light_burst_nsec, c->light_burst_nsec, __ATOMIC_RELAXED);
+        __atomic_store_n(&to->horizon_nsec, c->horizon_nsec, __ATOMIC_RELAXED);
+        __atomic_store_n(&to->light_horizon_nsec, c->light_horizon_nsec, __ATOMIC_RELAXED);
+        if (limiting)
+                __atomic_store_n(&to->flags, c->flags, __ATOMIC_RELEASE);
         e->vms[slot].config = *c;
         return 0;
 }
@@ -455,6 +473,15 @@ int egress_open(Egress **ret, const char *const *ifaces, size_t n, EgressMode mo
         if (r < 0)
                 return r;
 
+        long page = sysconf(_SC_PAGESIZE);
+        if (page <= 0)
+                return -EINVAL;
+        e->entries_size = ((size_t)EGRESS_SLOTS * sizeof(EgressVm) + (size_t)page - 1) / (size_t)page * (size_t)page;
+        void *p = mmap(NULL, e->entries_size, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd(e->skel->maps.vm_config), 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        e->entries = p;
+
         e->vms[EGRESS_HOST].used = true;
         generation_bump(e);
 
@@ -474,6 +501,8 @@ Egress *egress_close(Egress *e) {
         /* Last attached first, so a clsact shared by two of ours goes last. */
         while (e->n_links > 0)
                 link_release(e, e->n_links - 1);
+        if (e->entries)
+                (void)munmap(e->entries, e->entries_size);
         egress_bpf__destroy(e->skel);
         free(e->links);
         free(e->percpu);
@@ -496,7 +525,7 @@ int egress_set_vm(Egress *e, uint32_t vm_index, uint64_t cgroup_id, uint64_t rat
 
         if (!e || vm_index > EGRESS_HOST || (vm_index == EGRESS_HOST && cgroup_id != 0))
                 return -EINVAL;
-        EgressVm *v = &e->vms[vm_index];
+        EgressVmSlot *v = &e->vms[vm_index];
         if (cgroup_id != 0 && cgroup_id != v->cgroup_id)
                 for (uint32_t i = 0; i < EGRESS_MAX_VMS; i++)
                         if (e->vms[i].used && e->vms[i].cgroup_id == cgroup_id)
@@ -579,7 +608,7 @@ int egress_remove_vm(Egress *e, uint32_t vm_index) {
                 return -EINVAL;
         if (vm_index == EGRESS_HOST)
                 return vm_write_config(e, vm_index, &none);
-        EgressVm *v = &e->vms[vm_index];
+        EgressVmSlot *v = &e->vms[vm_index];
         if (!v->used)
                 return -ENOENT;
 

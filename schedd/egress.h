@@ -41,7 +41,7 @@
  *   4.19  bpf_skb_ancestor_cgroup_id()
  *   5.1   __sk_buff->sk, wire_len, gso_segs
  *   5.2   socket-local storage
- *   5.5   memory-mapped .bss (the generation counter)
+ *   5.5   memory-mapped arrays (the generation counter, the contexts' settings)
  *   5.8   bpf_enable_stats() (egress_prog_stats())
  *   5.12  atomic fetch-and-add and compare-and-swap (the timelines)
  *   any   fq (CONFIG_NET_SCH_FQ) for pacing; without it, egress_open() in

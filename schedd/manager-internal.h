@@ -5,6 +5,7 @@
  * The Manager's insides, shared by its parts:
  *   manager.c         life cycle, event sources, the tick, the scan, signals
  *   manager-vm.c      one VM: attach, release, reading its counters, writing its knobs
+ *   manager-hierarchy.c the cgroups between the root and the VMs: their cpu.weight (hierarchy.h)
  *   manager-policy.c  loading, validating and applying a policy (start and SIGHUP)
  *   manager-stats.c   the host remainder, STATUS= text, the --stats-file view
  *   manager-control.c changes asked for over the bus: set, reset, move, validate (manager-control.h)
@@ -46,7 +47,8 @@ typedef struct ManagerVmNet {
         int tap_ifindex;                 /* ... and its index when tied */
         EgressCounters last;             /* the program's counters at the previous tick */
         uint64_t used;                   /* bytes in the last tick */
-        bool throttled;                  /* dropped or delayed packets in the last tick */
+        bool throttled;                  /* dropped or delayed packets lately (until throttled_until_usec) */
+        uint64_t throttled_until_usec;
         bool warned;                     /* a failure was logged (once, until it works again) */
         bool warned_tap;
         uint64_t bytes_total; /* metrics: since schedd started managing the VM */
@@ -72,12 +74,15 @@ typedef struct ManagerVm {
         ManagerVmIo *io;    /* one per Manager.devices entry */
         CpuStat last_cpu;
         bool have_last_cpu;
+        uint64_t last_waited_usec; /* cpu.pressure's "some" total at the last read */
+        bool have_last_waited;
+        bool no_pressure;          /* its cgroup has no cpu.pressure (PSI off): not read again */
         uint64_t cpu_used_usec; /* in the last tick */
         unsigned idle_ticks;    /* ticks in a row it used no CPU (read less often once idle) */
         bool cpu_enforced;      /* cpu.weight and cpu.max hold the two values below */
         uint32_t enforced_weight;
         uint64_t enforced_quota_usec;
-        bool cpu_throttled;     /* nr_throttled rose in the last tick */
+        bool cpu_throttled;     /* nr_throttled rose in the last tick, or its threads waited for a CPU */
         uint64_t cpu_held_ticks; /* metrics: ticks that ended held, and their time */
         uint64_t cpu_held_usec;
         unsigned warned_files;  /* files whose failed read or write was logged (bits of CgroupFile) */
@@ -86,6 +91,16 @@ typedef struct ManagerVm {
         uint64_t bus_signal_usec;   /* when it was announced; 0: never */
         ManagerVmNet net;
 } ManagerVm;
+
+/* A cgroup between the cgroup root and some VMs (hierarchy.h), whose
+ * cpu.weight schedd sets to the sum of theirs. */
+typedef struct ManagerAncestor {
+        char *cgroup;       /* relative to the cgroup root */
+        CgroupVm *cg;
+        RestoreVm *restore; /* its original cpu.weight, as for a VM */
+        uint32_t weight;    /* last written; 0: not yet */
+        bool warned;        /* a failed write was logged (once, until one works) */
+} ManagerAncestor;
 
 /* A declared I/O device and its cores. */
 typedef struct ManagerDevice {
@@ -124,6 +139,9 @@ struct Manager {
 
         ManagerVm **vms;
         size_t n_vms;
+
+        ManagerAncestor **ancestors; /* the VMs' parents whose cpu.weight schedd manages */
+        size_t n_ancestors;
 
         SchedUsage *usage; /* scratch for sched_tick() */
         size_t n_usage;
@@ -207,6 +225,20 @@ int manager_vm_undo(ManagerVm *v, CgroupFile f, const char *device);
 void manager_read_cpu(Manager *m);
 void manager_read_io(Manager *m);
 void manager_enforce(Manager *m);
+
+/* manager-hierarchy.c */
+
+/* Each tick after manager_enforce(): the cpu.weight of every cgroup between
+ * the root and the managed VMs, from theirs; parents no managed VM is
+ * below any more get their original back.  Failures are logged once. */
+void manager_hierarchy_sync(Manager *m);
+/* Before a VM attaches: a managed parent whose cgroup is now a VM's gets
+ * its original back and leaves the table (the VM records its own). */
+void manager_hierarchy_yield(Manager *m);
+/* Every managed parent leaves the table: `restore` writes the originals
+ * back (exit), otherwise the records stay on disk (manager_free(), as after
+ * a crash: the next start reconciles them). */
+void manager_hierarchy_release(Manager *m, bool restore);
 
 /* manager-policy.c */
 

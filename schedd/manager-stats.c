@@ -94,6 +94,9 @@ int manager_write_stats(Manager *m, uint64_t now) {
                                         d->allocation, d->held);
                         }
         }
+        for (size_t i = 0; i < m->n_ancestors; i++)
+                fprintf(f, "parent %s weight=%" PRIu32 " restore_entries=%zu\n", m->ancestors[i]->cgroup,
+                        m->ancestors[i]->weight, restore_vm_entries(m->ancestors[i]->restore));
         if (fclose(f) != 0)
                 return -ENOMEM;
 

@@ -86,6 +86,8 @@ void manager_vm_release(Manager *m, ManagerVm *v, bool restore) {
         v->state = MANAGER_VM_WAITING;
         v->gone = false;
         v->have_last_cpu = false;
+        v->have_last_waited = false;
+        v->no_pressure = false;
         v->cpu_enforced = false;
         v->idle_ticks = 0;
         v->cpu_used_usec = 0;
@@ -303,6 +305,7 @@ static int vm_attach(Manager *m, ManagerVm *v, bool create) {
 
 /* Attaches every waiting VM whose cgroup is there.  0 or a fatal -errno. */
 int manager_attach_waiting(Manager *m, bool create) {
+        manager_hierarchy_yield(m);
         for (size_t i = 0; i < m->n_vms; i++) {
                 int r = vm_attach(m, m->vms[i], create);
                 if (r < 0)
@@ -329,6 +332,41 @@ static uint64_t counter_delta(uint64_t now, uint64_t before) {
  * read every tick again.  With a tick of this length or longer, every VM is
  * read every tick. */
 #define IDLE_POLL_USEC 100000ULL
+
+/*
+ * cpu.pressure: a VM whose threads waited for a CPU was held back by the
+ * others, whatever its use shows.  The kernel's division by weight is not
+ * exact from moment to moment (a cgroup that wakes up, threads the load
+ * balancer has not spread yet): a busy VM can get much less than its
+ * weight for a few ticks, and its use alone would read as wanting less,
+ * handing its part to the others.  Without PSI the file is missing, and
+ * use alone has to do.
+ */
+static void vm_read_pressure(Manager *m, ManagerVm *v) {
+        const char *text;
+        uint64_t total;
+        int r;
+
+        if (v->no_pressure)
+                return;
+        r = manager_vm_check_gone(v, cgroup_vm_read(v->cg, CGROUP_FILE_CPU_PRESSURE, &text));
+        if (r == -EOPNOTSUPP) {
+                v->no_pressure = true;
+                return;
+        }
+        if (r >= 0)
+                r = cgroup_parse_pressure_some_usec(text, &total);
+        if (r < 0) {
+                if (r != -ENODEV)
+                        vm_warn_file(v, CGROUP_FILE_CPU_PRESSURE, r, "read");
+                v->have_last_waited = false;
+                return;
+        }
+        if (v->have_last_waited && sched_cpu_waited(counter_delta(total, v->last_waited_usec), m->elapsed_usec))
+                v->cpu_throttled = true;
+        v->last_waited_usec = total;
+        v->have_last_waited = true;
+}
 
 void manager_read_cpu(Manager *m) {
         for (size_t i = 0; i < m->n_vms; i++) {
@@ -358,6 +396,7 @@ void manager_read_cpu(Manager *m) {
                         v->cpu_used_usec = counter_delta(st.usage_usec, v->last_cpu.usage_usec);
                         v->cpu_throttled = st.nr_throttled > v->last_cpu.nr_throttled;
                 }
+                vm_read_pressure(m, v);
                 v->idle_ticks = v->cpu_used_usec > 0 || v->cpu_throttled ? 0 : v->idle_ticks + 1;
                 v->last_cpu = st;
                 v->have_last_cpu = true;

@@ -129,6 +129,7 @@ static int manager_tick(Manager *m, uint64_t now) {
         if (r < 0)
                 return r;
         manager_enforce(m);
+        manager_hierarchy_sync(m);
         manager_release_gone(m);
         manager_account_host(m);
         m->ticks++;
@@ -290,6 +291,7 @@ Manager *manager_free(Manager *m) {
         manager_metrics_stop(m); /* its thread first */
         manager_bus_stop(m);
         manager_net_stop(m);
+        manager_hierarchy_release(m, false); /* the records stay on disk, as after a crash */
         for (size_t i = 0; i < m->n_vms; i++)
                 manager_vm_free(m->vms[i]);
         free(m->vms);
@@ -423,10 +425,11 @@ static int manager_add_sources(Manager *m) {
         return 0;
 }
 
-/* Gives every managed VM its files back. */
+/* Gives every managed VM its files back, then the VMs' parents theirs. */
 static void manager_restore_all(Manager *m) {
         for (size_t i = 0; i < m->n_vms; i++)
                 manager_vm_release(m, m->vms[i], true);
+        manager_hierarchy_release(m, true);
 }
 
 int manager_start(Manager *m) {

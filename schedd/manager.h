@@ -7,9 +7,10 @@
  * direction of each I/O device) and the table of VMs with their cgroup
  * files and restore records.
  *
- * Each tick it reads every VM's cpu.stat (and io.stat where the VM has I/O
- * policy), feeds the deltas to the cores, and writes cpu.weight, cpu.max
- * and io.max where the decisions changed them.  memory.min and memory.max
+ * Each tick it reads every VM's cpu.stat and cpu.pressure (and io.stat where
+ * the VM has I/O policy), feeds the deltas to the cores, and writes
+ * cpu.weight, cpu.max and io.max where the decisions changed them, and the
+ * cpu.weight of the cgroups between the root and the VMs (hierarchy.h).  memory.min and memory.max
  * follow the policy, written when it is applied.  Everything schedd
  * changes is written back on exit (restore.h).
  *

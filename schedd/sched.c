@@ -45,6 +45,37 @@
  * VM at its ceiling can sit throttled without a new throttling event. */
 #define THROTTLE_MEMORY_USEC 100000ULL
 
+/* A VM whose threads waited for a CPU for at least this fraction of a tick
+ * was held back by the others (sched_cpu_waited()): a VM with more busy
+ * threads than it is given CPUs waits nearly all the time, an idle one
+ * never, and one with a CPU for each of its threads only for moments. */
+#define WAITED_DIVISOR 4
+
+/* A burst takes at most this fraction of what the others get through
+ * shares (their reservations it never takes): the rest it leaves them.
+ * The kernel follows weights only roughly between ticks, and a VM squeezed
+ * to the smallest rate for the length of a burst keeps getting less than
+ * its weight for a while after it (its threads carry almost no load in the
+ * load balancer's view meanwhile, and bunch up on a few CPUs): the burst
+ * would be paid for twice.  Half keeps the weights within 3:1 while a
+ * 1-CPU VM bursts on 2 CPUs, and still spends a bucket within a second or so. */
+#define BURST_TAKE_FRACTION 0.5
+
+/* Weight mode: the kernel's division by weight is not exact from moment
+ * to moment (a cgroup that wakes up is weighed on stale load averages, the
+ * load balancer spreads threads late), and a VM can get much more or less
+ * than its weight's part for a few ticks.  Each VM that wants more keeps a
+ * lag: what it used beyond its weight's part of what all the VMs that
+ * wanted more got, forgotten with this time constant... */
+#define LAG_DECAY_SEC 0.5
+/* ...and its weight leans against the lag so as to pay it back over about
+ * this long, */
+#define LAG_PAYBACK_SEC 0.3
+/* within these factors of the weight its rate gives (never below its
+ * reservation's).  On an exact kernel the lag stays zero. */
+#define LAG_FACTOR_MIN 0.5
+#define LAG_FACTOR_MAX 2.0
+
 /* cpu.weight's range. */
 #define WEIGHT_MIN 1
 #define WEIGHT_MAX 10000
@@ -66,6 +97,7 @@ struct SchedVmState {
         uint64_t transitions;
         bool fresh;              /* added since the last tick */
         uint64_t throttled_until_usec;
+        double lag; /* weight mode: use beyond its weight's part, in tokens (LAG_DECAY_SEC) */
 };
 
 struct Sched {
@@ -248,6 +280,11 @@ size_t sched_bytes_per_slot(void) {
         return sizeof(SchedVmState) + 2 * sizeof(AllocItem) + sizeof(AllocKey) + 2 * sizeof(double);
 }
 
+bool sched_cpu_waited(uint64_t waited_usec, uint64_t elapsed_usec) {
+        return elapsed_usec > 0 && waited_usec > 0 &&
+               waited_usec >= elapsed_usec / WAITED_DIVISOR + (elapsed_usec % WAITED_DIVISOR != 0);
+}
+
 uint64_t sched_cpu_max_quota_usec(const SchedDecision *d, uint64_t capacity, uint64_t period_usec) {
         if (d->ceiling >= capacity)
                 return 0;
@@ -319,8 +356,16 @@ static void account_bucket(Sched *s, int slot, const SchedUsage *u, uint64_t dt_
                 if (used_rate < refill)
                         refill = (uint64_t)used_rate;
         }
+        /* Filled and drained together, as they were over the tick: with
+         * room for the tick's use, a bucket near full loses to its size
+         * only what that use did not take (refilled first into the bare
+         * size, a 100 ms tick of a bursting VM would lose up to a tenth of
+         * its entitlement's worth each tick). */
+        uint64_t size = v->bucket.size;
+        bucket_resize(&v->bucket, size + (u->used < UINT64_MAX - size ? u->used : UINT64_MAX - size));
         bucket_refill(&v->bucket, refill, dt_usec);
         BucketResult r = bucket_consume(&v->bucket, u->used, NULL);
+        bucket_resize(&v->bucket, size);
 
         if (!v->decision.held && (r == BUCKET_OVERCONSUMED || v->bucket.tokens == 0)) {
                 v->decision.held = true;
@@ -384,11 +429,11 @@ static void allocate(Sched *s, double dt_sec) {
                 any_burst = any_burst || d->bursting;
         }
 
-        /* Pass 2: bursting VMs take from what the others get through shares,
-         * never from their reservations, and no faster than their tokens
-         * last for one more tick.  The bursting VMs divide what is left
-         * after the others' reservation floors; then the others divide
-         * what the bursts leave. */
+        /* Pass 2: bursting VMs take from what the others get through shares
+         * (at most BURST_TAKE_FRACTION of it), never from their
+         * reservations, and no faster than their tokens last for one more
+         * tick.  The bursting VMs divide what is left after the others'
+         * floors; then the others divide what the bursts leave. */
         if (any_burst) {
                 double others_floor = 0, burst_sum = 0;
                 for (size_t i = 0; i < n; i++) {
@@ -399,7 +444,8 @@ static void allocate(Sched *s, double dt_sec) {
                                 s->items[i].cap = fmin(ceiling_of(&v->params),
                                                        s->x[i] + (double)v->bucket.tokens / dt_sec);
                         else
-                                others_floor += s->items[i].floor;
+                                others_floor += s->items[i].floor +
+                                                (1 - BURST_TAKE_FRACTION) * fmax(s->x[i] - s->items[i].floor, 0);
                 }
                 fill_subset(s, true, fmax(cap - others_floor, 0));
                 for (size_t i = 0; i < n; i++)
@@ -442,12 +488,44 @@ static void allocate(Sched *s, double dt_sec) {
                 SchedVmState *v = &s->vms[i];
                 if (!v->used)
                         continue;
-                double w = cap > 0 ? round((double)v->decision.rate * WEIGHT_MAX / cap) : WEIGHT_MIN;
+                double rate = (double)v->decision.rate;
+                if (s->mode == SCHED_MODE_WEIGHT && v->decision.wants_more && !v->decision.bursting && rate > 0) {
+                        double f = 1 - v->lag / (rate * LAG_PAYBACK_SEC);
+                        rate = fmax(rate * fmin(fmax(f, LAG_FACTOR_MIN), LAG_FACTOR_MAX),
+                                    fmin((double)v->params.reserve, rate));
+                }
+                double w = cap > 0 ? round(rate * WEIGHT_MAX / cap) : WEIGHT_MIN;
                 uint32_t nw = (uint32_t)fmin(fmax(w, WEIGHT_MIN), WEIGHT_MAX);
                 uint32_t ow = v->decision.weight;
                 uint32_t diff = nw > ow ? nw - ow : ow - nw;
                 if (ow == 0 || (uint64_t)diff * WEIGHT_DEADBAND_DIVISOR > ow)
                         v->decision.weight = nw;
+        }
+}
+
+/* Weight mode: each VM's lag (LAG_DECAY_SEC) from the tick's use.  The VMs
+ * that wanted more and have no ceiling below the capacity divided what they
+ * got by the weights in force during the tick; what one got beyond its part
+ * adds to its lag, what it got short subtracts.  Others have none. */
+static void track_lag(Sched *s, const SchedUsage *usage, double dt_sec) {
+        double keep = fmax(0, 1 - dt_sec / LAG_DECAY_SEC), got = 0, weights = 0;
+
+        for (size_t i = 0; i < s->n_slots; i++) {
+                const SchedVmState *v = &s->vms[i];
+                if (v->used && v->decision.wants_more && v->decision.ceiling >= s->capacity) {
+                        got += (double)usage[i].used;
+                        weights += v->decision.weight;
+                }
+        }
+        for (size_t i = 0; i < s->n_slots; i++) {
+                SchedVmState *v = &s->vms[i];
+                if (!v->used)
+                        continue;
+                if (!v->decision.wants_more || v->decision.ceiling < s->capacity || weights <= 0) {
+                        v->lag = 0;
+                        continue;
+                }
+                v->lag = v->lag * keep + (double)usage[i].used - got * v->decision.weight / weights;
         }
 }
 
@@ -503,6 +581,8 @@ int sched_tick(Sched *s, uint64_t now_usec, const SchedUsage *usage) {
                 estimate_demand(v, &usage[i], dt_sec, allowed, now_usec);
                 account_bucket(s, (int)i, &usage[i], dt_usec);
         }
+        if (s->mode == SCHED_MODE_WEIGHT)
+                track_lag(s, usage, dt_sec);
 
         allocate(s, dt_sec);
         return 0;

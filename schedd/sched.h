@@ -17,7 +17,9 @@
  *      from what others get through shares, never from their reservations);
  *      one that ran dry is held until it has refilled to tokens_min,
  *   4. derives what enforcement should apply: a rate (I/O and network), or a
- *      weight plus a ceiling (CPU: cpu.weight and cpu.max).
+ *      weight plus a ceiling (CPU: cpu.weight and cpu.max); a weight leans
+ *      against what the kernel recently gave the VM beyond (or short of)
+ *      its weight's part, so that it is paid back within a few ticks.
  *
  * VMs live in slots; a slot index stays valid until the VM is removed.
  */
@@ -50,7 +52,8 @@ typedef struct SchedParams {
 /* What happened to one VM since the previous tick. */
 typedef struct SchedUsage {
         uint64_t used;   /* tokens used (CPU-usec, bytes, ops) */
-        bool throttled;  /* enforcement held it back (cpu.stat nr_throttled rose, ...) */
+        bool throttled;  /* it was held back: by enforcement (cpu.stat nr_throttled rose, ...), or by
+                          * the others (its threads waited for a CPU: sched_cpu_waited()) */
 } SchedUsage;
 
 /* What enforcement should apply to one VM, and why. */
@@ -93,6 +96,12 @@ const SchedDecision *sched_decision(const Sched *s, int slot);
 const TokenBucket *sched_bucket(const Sched *s, int slot);
 uint64_t sched_transitions(const Sched *s, int slot); /* released->held changes so far */
 uint64_t sched_tokens_min(const Sched *s, int slot);
+
+/* Whether a VM whose threads waited `waited_usec` for a CPU (cpu.pressure's
+ * "some" total) over `elapsed_usec` was held back by the others: then it
+ * wanted more than it got, whatever its use shows.  False if elapsed_usec
+ * is 0. */
+bool sched_cpu_waited(uint64_t waited_usec, uint64_t elapsed_usec);
 
 /* cpu.max for a decision: the quota for `period_usec`, or 0 for "max"
  * (ceiling at or over capacity). */

@@ -358,3 +358,41 @@ Test(io_max, original_line) {
         cr_assert_eq(cgroup_io_max_device(" rbps=1", dev, sizeof(dev)), 0);
         cr_assert_eq(cgroup_io_max_device("1234567890123456789:1", dev, sizeof(dev)), 0);
 }
+
+Test(pressure, some_total) {
+        uint64_t v = 1;
+
+        cr_assert_eq(cgroup_parse_pressure_some_usec("some avg10=1.50 avg60=0.30 avg300=0.06 total=123456\n"
+                                                     "full avg10=0.00 avg60=0.00 avg300=0.00 total=789\n",
+                                                     &v),
+                     0);
+        cr_assert_eq(v, 123456);
+        /* the order of the lines does not matter, nor a missing newline */
+        cr_assert_eq(cgroup_parse_pressure_some_usec("full avg10=0.00 avg60=0.00 avg300=0.00 total=5\n"
+                                                     "some avg10=0.00 avg60=0.00 avg300=0.00 total=0",
+                                                     &v),
+                     0);
+        cr_assert_eq(v, 0);
+}
+
+Test(pressure, maximum_and_overflow) {
+        uint64_t v = 0;
+
+        cr_assert_eq(cgroup_parse_pressure_some_usec("some avg10=0.00 total=18446744073709551615\n", &v), 0);
+        cr_assert_eq(v, UINT64_MAX);
+        v = 7;
+        cr_assert_eq(cgroup_parse_pressure_some_usec("some avg10=0.00 total=18446744073709551616\n", &v), -EBADMSG);
+        cr_assert_eq(v, 7, "untouched on failure");
+}
+
+Test(pressure, bad_input) {
+        uint64_t v = 7;
+
+        cr_assert_eq(cgroup_parse_pressure_some_usec("", &v), -EBADMSG);
+        cr_assert_eq(cgroup_parse_pressure_some_usec("full avg10=0.00 total=5\n", &v), -EBADMSG);
+        cr_assert_eq(cgroup_parse_pressure_some_usec("some avg10=0.00 avg60=0.00\n", &v), -EBADMSG);
+        cr_assert_eq(cgroup_parse_pressure_some_usec("some avg10=0.00 total=\n", &v), -EBADMSG);
+        cr_assert_eq(cgroup_parse_pressure_some_usec("some avg10=0.00 total=12x\n", &v), -EBADMSG);
+        cr_assert_eq(cgroup_parse_pressure_some_usec("something total=5\n", &v), -EBADMSG);
+        cr_assert_eq(v, 7);
+}

@@ -302,6 +302,30 @@ Test(egress_kernel, reused_slot_starts_afresh) {
         egress_close(e);
 }
 
+Test(egress_kernel, reused_slot_bucket_starts_full) {
+        Egress *e = open_lo(EGRESS_MODE_DROP);
+
+        /* 1 byte/s: one packet passes and puts the timeline days into debt. */
+        cr_assert_eq(egress_set_vm(e, 3, cgroup_ino, 1, 0), 0);
+        send_udp(cgroup_dir, 2);
+        cr_assert_eq(counters(e, 3).packets, 1);
+        cr_assert_eq(counters(e, 3).dropped, 1);
+
+        /* Settings written again leave the timeline alone... */
+        cr_assert_eq(egress_set_vm(e, 3, cgroup_ino, 1, 10 * WIRE), 0);
+        send_udp(cgroup_dir, 1);
+        cr_assert_eq(counters(e, 3).dropped, 2, "still in debt after new settings");
+
+        /* ...and a slot used anew starts with its bucket full. */
+        cr_assert_eq(egress_remove_vm(e, 3), 0);
+        cr_assert_eq(egress_set_vm(e, 3, cgroup_ino, 1, 2 * WIRE), 0);
+        send_udp(cgroup_dir, 4);
+        EgressCounters c = counters(e, 3);
+        cr_assert_eq(c.packets, 3, "a full bucket of two packets, and one into debt");
+        cr_assert_eq(c.dropped, 1);
+        egress_close(e);
+}
+
 Test(egress_kernel, host_rate) {
         Egress *e = open_lo(EGRESS_MODE_DROP);
 

@@ -280,6 +280,47 @@ Test(plan, reloads_good_and_bad) {
         free(p);
 }
 
+Test(plan, schedctl_steps_and_moves) {
+        char *p = plan_of("duration: 6s\nhost: { cpus: 2 }\n"
+                          "policy: { vms: { a: {}, b: {} } }\n"
+                          "load: [ { vm: a, threads: 2 }, { vm: b, threads: 1 } ]\n"
+                          "events:\n"
+                          "  - { at: 1s, schedctl: \"set a share=3 limit=60%\" }\n"
+                          "  - { at: 1500ms, schedctl: \"set b reserve=90% limit=50%\" }\n"
+                          "  - { at: 2s, schedctl: \"set late share=2\" }\n"
+                          "  - { at: 3s, policy: { vms: { a: {}, b: { cpu: { share: 2 } }, late: {} } } }\n"
+                          "  - { at: 3s, schedctl: [status, a] }\n"
+                          "  - { at: 4s, move: { load: 0, to: b } }\n"
+                          "  - { at: 5s, schedctl: \"reset a\" }\n");
+
+        /* one policy per set or reset, numbered with the reloads, in time order */
+        assert_line(p, "policy 1 1 valid");
+        assert_line(p, "static 1 a cpu.weight 3");
+        assert_line(p, "static 1 a cpu.max 120000 100000");
+        assert_line(p, "schedctl 1 1 ok set a share=3 limit=60%");
+        /* a reservation over the limit: the whole policy is refused */
+        cr_assert(strstr(p, "\npolicy 2 1.5 invalid schedctl set: vms.b.cpu"), "%s", p);
+        assert_line(p, "schedctl 1.5 2 refused set b reserve=90% limit=50%");
+        /* `late` is in the policy from 3s on only */
+        assert_line(p, "policy 3 2 invalid no VM named \"late\" in the policy");
+        assert_line(p, "schedctl 2 3 refused set late share=2");
+        /* the reload's text is its file, its static settings keep the override */
+        assert_line(p, "reload 3 4");
+        assert_line(p, "policy 4 3 valid");
+        assert_line(p, "|     cpu: { share: 2 }");
+        assert_line(p, "static 4 a cpu.weight 3");
+        assert_line(p, "static 4 b cpu.weight 2");
+        assert_line(p, "schedctl 3 - ok status a");
+        assert_line(p, "move 4 0 a b b");
+        assert_line(p, "policy 5 5 valid");
+        assert_line(p, "static 5 a cpu.weight 1");
+        assert_line(p, "static 5 a cpu.max max 100000");
+        assert_line(p, "schedctl 5 5 ok reset a");
+        /* the load stays one loadgen line: the move is a line of its own */
+        assert_line(p, "loadgen cpu a 2 0 6");
+        free(p);
+}
+
 Test(plan, refused) {
         Scenario sc;
         PolicyError err = {};

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "policy/keys.h"
 #include "tools/sim/run.h"
 #include "tools/sim/scenario.h"
 
@@ -246,9 +247,10 @@ Test(scenario, bad_events) {
                      "t.yaml:4:17: events[0].at: 11s is after the end of the run (10s)");
         expect_error(HEAD "events: [ { at: 1s, cgroup_add: web, cgroup_remove: db } ]\n",
                      "t.yaml:4:38: events[0].cgroup_remove: an event does one thing: policy, policy_file, "
-                     "cgroup_add or cgroup_remove");
+                     "cgroup_add, cgroup_remove, schedctl or move");
         expect_error(HEAD "events: [ { at: 1s } ]\n",
-                     "t.yaml:4:11: events[0]: an event needs one of policy, policy_file, cgroup_add, cgroup_remove");
+                     "t.yaml:4:11: events[0]: an event needs one of policy, policy_file, cgroup_add, cgroup_remove, "
+                     "schedctl, move");
         expect_error_code(HEAD "events: [ { at: 1s, policy: { vms: { web: { cpu: { reserve: 150% } } } } } ]\n", true,
                           "t.yaml:4:61: events[0].policy.vms.web.cpu.reserve: 150% is over 100%");
 }
@@ -367,7 +369,12 @@ Test(run, bad_reload_is_reported_and_the_old_policy_stays) {
                              strlen("1s: policy reload rejected, the previous policy stays: t.yaml:5:")),
                      0, "%s", res.messages[0]);
         /* the policy in force at the end is the first one */
-        cr_assert_eq(res.vms[0].policy, &sc.policy.vms[0]);
+        char limit[32];
+        PolicyKey k;
+        cr_assert_eq(policy_key_parse("a", "limit", &k, NULL), 0);
+        cr_assert_eq(policy_get_key(&res.policy, "a", &k, limit, sizeof(limit)), 0);
+        cr_assert_str_eq(limit, "25%");
+        cr_assert_eq(res.vms[0].policy, policy_find_vm(&res.policy, "a"));
         cr_assert(res.vms[0].managed);
         sim_result_done(&res);
         scenario_done(&sc);
@@ -421,6 +428,261 @@ Test(run, a_dropped_vm_returns_to_the_kernel_defaults) {
         cr_assert_eq(res.vms[0].quota_usec, 0);
         /* unlimited again, alone with two threads: the whole host */
         cr_assert_float_eq(res.vms[0].cpu_fraction, 1.0, 1e-3);
+        sim_result_done(&res);
+        scenario_done(&sc);
+}
+
+/* ---- control steps: schedctl and move ---------------------------------------------------------------------------
+ */
+
+Test(scenario, schedctl_steps_parse) {
+        Scenario sc;
+        PolicyError err = {};
+
+        cr_assert_eq(parse(HEAD "events:\n"
+                                "  - { at: 1s, schedctl: \"set web  share=3 limit=60%\" }\n"
+                                "  - { at: 2s, schedctl: [set, db, burst=200ms, --runtime] }\n"
+                                "  - { at: 3s, schedctl: \"reset web limit\" }\n"
+                                "  - { at: 4s, schedctl: \"reset db\" }\n"
+                                "  - { at: 5s, schedctl: status }\n"
+                                "  - { at: 5s, schedctl: \"get web share\" }\n",
+                           &sc, &err),
+                     0, "%s", err.message);
+        cr_assert_eq(sc.n_events, 6);
+        const ScenarioEvent *e = &sc.events[0];
+        cr_assert_eq(e->kind, SCENARIO_EVENT_SCHEDCTL);
+        cr_assert_eq(e->verb, SCENARIO_SCHEDCTL_SET);
+        cr_assert_eq(e->argc, 4);
+        cr_assert_str_eq(e->argv[0], "set");
+        cr_assert_str_eq(e->argv[3], "limit=60%");
+        cr_assert_null(e->argv[4]);
+        cr_assert_str_eq(e->vm, "web");
+        cr_assert_eq(e->n_keys, 2);
+        cr_assert_str_eq(e->keys[1], "limit");
+        cr_assert_str_eq(e->values[1], "60%");
+        cr_assert(!e->runtime);
+        e = &sc.events[1];
+        cr_assert_eq(e->argc, 4);
+        cr_assert(e->runtime);
+        cr_assert_eq(e->n_keys, 1);
+        cr_assert_str_eq(e->keys[0], "burst");
+        e = &sc.events[2];
+        cr_assert_eq(e->verb, SCENARIO_SCHEDCTL_RESET);
+        cr_assert_eq(e->n_keys, 1);
+        cr_assert_str_eq(e->keys[0], "limit");
+        cr_assert_eq(sc.events[3].n_keys, 0, "reset VM: every key");
+        cr_assert_eq(sc.events[4].verb, SCENARIO_SCHEDCTL_QUERY);
+        cr_assert_null(sc.events[4].vm);
+        cr_assert_eq(sc.events[5].verb, SCENARIO_SCHEDCTL_QUERY);
+        scenario_done(&sc);
+}
+
+Test(scenario, bad_schedctl_steps) {
+        expect_error(HEAD "events: [ { at: 1s, schedctl: \"stop web\" } ]\n",
+                     "t.yaml:4:31: events[0].schedctl: \"stop\" is not a verb a scenario runs (set, reset, list, "
+                     "status or get)");
+        expect_error(HEAD "events: [ { at: 1s, schedctl: \"move 42 web\" } ]\n",
+                     "t.yaml:4:31: events[0].schedctl: a scenario names no process IDs: move a load with { at: ..., "
+                     "move: { load: L, to: VM } }");
+        expect_error(HEAD "events: [ { at: 1s, schedctl: \"  \" } ]\n",
+                     "t.yaml:4:31: events[0].schedctl: an empty command");
+        expect_error(HEAD "events: [ { at: 1s, schedctl: { set: web } } ]\n",
+                     "t.yaml:4:31: events[0].schedctl: expected a command line (a string, or a list of words)");
+        expect_error(HEAD "events: [ { at: 1s, schedctl: [set, \"web db\"] } ]\n",
+                     "t.yaml:4:37: events[0].schedctl: a word is not empty and holds no blanks");
+        expect_error(HEAD "events: [ { at: 1s, schedctl: set } ]\n",
+                     "t.yaml:4:31: events[0].schedctl: set: missing VM");
+        expect_error(HEAD "events: [ { at: 1s, schedctl: \"set web\" } ]\n",
+                     "t.yaml:4:31: events[0].schedctl: set: no KEY=VALUE given");
+        expect_error(HEAD "events: [ { at: 1s, schedctl: [set, web, share] } ]\n",
+                     "t.yaml:4:42: events[0].schedctl: set: \"share\" is not KEY=VALUE");
+        expect_error(HEAD "events: [ { at: 1s, schedctl: [set, web, limit=150%] } ]\n",
+                     "t.yaml:4:42: events[0].schedctl: vms.web.cpu.limit: 150% is over 100%");
+        expect_error(HEAD "events: [ { at: 1s, schedctl: \"set web shares=3\" } ]\n",
+                     "t.yaml:4:31: events[0].schedctl: vms.web.shares: unknown key (expected cgroup, create, cpu, io, "
+                     "net or memory; reserve, share, limit and burst stand for the CPU's)");
+        expect_error(HEAD "events: [ { at: 1s, schedctl: \"set web share=3 --now\" } ]\n",
+                     "t.yaml:4:31: events[0].schedctl: set: unknown option \"--now\"");
+        expect_error(
+                HEAD "events: [ { at: 1s, schedctl: \"reset web share=3\" } ]\n",
+                "t.yaml:4:31: events[0].schedctl: vms.web.share=3: unknown key (expected cgroup, create, cpu, io, "
+                "net or memory; reserve, share, limit and burst stand for the CPU's)");
+        expect_error(HEAD "events: [ { at: 1s, schedctl: \"set nope share=3\" } ]\n",
+                     "t.yaml:4:31: events[0].schedctl: \"nope\" is not a VM of the policy");
+        expect_error(HEAD "events: [ { at: 1s, schedctl: [get, web, share, limit] } ]\n",
+                     "t.yaml:4:49: events[0].schedctl: get takes a VM and at most one key");
+        expect_error(HEAD "events: [ { at: 1s, schedctl: \"list web\" } ]\n",
+                     "t.yaml:4:31: events[0].schedctl: list takes no arguments");
+}
+
+#define MOVE_HEAD                                                                                                     \
+        "duration: 10s\nhost: { cpus: 2 }\npolicy: { vms: { a: {}, b: {}, c: {} } }\n"                                \
+        "load: [ { vm: a, threads: 2, from: 1s }, { vm: b, threads: 1 }, { vm: b, threads: 1, to: 3s } ]\n"
+
+Test(scenario, moves_parse) {
+        Scenario sc;
+        PolicyError err = {};
+
+        cr_assert_eq(parse(MOVE_HEAD "events:\n"
+                                     "  - { at: 4s, move: { load: 2, to: c } }\n"
+                                     "  - { at: 5s, move: { load: a, to: b } }\n"
+                                     "  - { at: 6s, move: { load: 0, to: c } }\n",
+                           &sc, &err),
+                     -EINVAL, "load 2 ends at 3s");
+        cr_assert_eq(parse(MOVE_HEAD "events:\n"
+                                     "  - { at: 5s, move: { load: a, to: c } }\n"
+                                     "  - { at: 6s, move: { load: 0, to: b } }\n",
+                           &sc, &err),
+                     0, "%s", err.message);
+        cr_assert_eq(sc.events[0].kind, SCENARIO_EVENT_MOVE);
+        cr_assert_eq(sc.events[0].load, 0);
+        cr_assert_str_eq(sc.events[0].vm, "c");
+        cr_assert_eq(sc.events[1].load, 0);
+        /* where load 0 runs: a, then c from 5s, then b from 6s */
+        cr_assert_eq(scenario_load_vm_at(&sc, 0, 5 * SEC - 1), 0);
+        cr_assert_eq(scenario_load_vm_at(&sc, 0, 5 * SEC), 2);
+        cr_assert_eq(scenario_load_vm_at(&sc, 0, 6 * SEC), 1);
+        cr_assert_eq(scenario_load_vm_at(&sc, 1, 10 * SEC), 1);
+        scenario_done(&sc);
+}
+
+Test(scenario, bad_moves) {
+        expect_error(MOVE_HEAD "events: [ { at: 5s, move: { load: 3, to: c } } ]\n",
+                     "t.yaml:5:35: events[0].move.load: 3 is not an index of load (3 entries, from 0)");
+        expect_error(MOVE_HEAD "events: [ { at: 5s, move: { load: b, to: c } } ]\n",
+                     "t.yaml:5:35: events[0].move.load: \"b\" is neither an index of load nor a VM with one load "
+                     "entry (it has 2)");
+        expect_error(MOVE_HEAD "events: [ { at: 5s, move: { load: 0, to: nope } } ]\n",
+                     "t.yaml:5:42: events[0].move.to: \"nope\" is not a VM of the policy");
+        expect_error(MOVE_HEAD "events: [ { at: 5s, move: { load: 0, to: a } } ]\n",
+                     "t.yaml:5:42: events[0].move.load: the load is in a already");
+        expect_error(
+                MOVE_HEAD "events: [ { at: 1s, move: { load: 0, to: c } } ]\n",
+                "t.yaml:5:35: events[0].move.load: the load runs from 1s to 10s, so it has nothing to move at 1s");
+        expect_error(MOVE_HEAD "events: [ { at: 2s, move: { load: 1, to: c } } ]\n",
+                     "t.yaml:5:35: events[0].move.load: load[2] runs in b too: a real kernel could not tell which "
+                     "processes to move");
+        expect_error(MOVE_HEAD "events: [ { at: 2s, cgroup_remove: c }, { at: 5s, move: { load: 0, to: c } } ]\n",
+                     "t.yaml:5:65: events[1].move.load: c has cgroup events: a move needs both cgroups there all "
+                     "along");
+        expect_error(MOVE_HEAD "events: [ { at: 5s, move: { load: 0 } } ]\n",
+                     "t.yaml:5:27: events[0].move.to: required key missing");
+        expect_error(MOVE_HEAD "events: [ { at: 5s, move: { load: 0, to: c, threads: 1 } } ]\n",
+                     "t.yaml:5:45: events[0].move.threads: unknown key (expected load or to)");
+        expect_error("duration: 10s\nhost: { cpus: 2 }\npolicy: { vms: { a: {}, b: {} } }\n"
+                     "load: [ { vm: a, threads: 0 } ]\nevents: [ { at: 5s, move: { load: 0, to: b } } ]\n",
+                     "t.yaml:5:35: events[0].move.load: only a load of busy threads has processes to move");
+}
+
+/* A VM's fraction of the host in segment `seg`. */
+static double seg_fraction(const SimResult *res, size_t seg, size_t vm) {
+        cr_assert_lt(seg, res->n_segments);
+        return res->segments[seg].vms[vm].cpu_fraction;
+}
+
+Test(run, schedctl_set_changes_the_allocation_and_a_reload_keeps_it) {
+        Scenario sc;
+        SimResult res;
+
+        /* a and b share 1:1 until 2s; a limit of 20% for a then; at 4s the policy file is
+         * reloaded (a share of 3 for b), and the override stays: a keeps its limit. */
+        run_text("duration: 6s\ntick: 100ms\nhost: { cpus: 2 }\n"
+                 "policy: { vms: { a: {}, b: {} } }\n"
+                 "load: [ { vm: a, threads: 2 }, { vm: b, threads: 2 } ]\n"
+                 "events:\n"
+                 "  - { at: 2s, schedctl: \"set a limit=20%\" }\n"
+                 "  - { at: 4s, policy: { vms: { a: {}, b: { cpu: { share: 3 } } } } }\n",
+                 &sc, &res);
+        cr_assert_eq(res.n_messages, 0, "%s", res.n_messages ? res.messages[0] : "");
+        cr_assert_eq(res.n_segments, 3);
+        cr_assert_float_eq(seg_fraction(&res, 0, 0), 0.5, 0.02);
+        cr_assert_float_eq(seg_fraction(&res, 1, 0), 0.2, 0.02);
+        cr_assert_float_eq(seg_fraction(&res, 1, 1), 0.8, 0.02);
+        cr_assert_float_eq(seg_fraction(&res, 2, 0), 0.2, 0.02);
+        char v[32];
+        PolicyKey k;
+        cr_assert_eq(policy_key_parse("b", "share", &k, NULL), 0);
+        cr_assert_eq(policy_get_key(&res.policy, "b", &k, v, sizeof(v)), 0);
+        cr_assert_str_eq(v, "3");
+        cr_assert_eq(policy_key_parse("a", "limit", &k, NULL), 0);
+        cr_assert_eq(policy_get_key(&res.policy, "a", &k, v, sizeof(v)), 0);
+        cr_assert_str_eq(v, "20%");
+        sim_result_done(&res);
+        scenario_done(&sc);
+}
+
+Test(run, refused_steps_are_reported_and_change_nothing) {
+        Scenario sc;
+        SimResult res;
+
+        /* b's reservation of 70% with a's 50% is over the host; `late` is named only by the
+         * reload at 3s, so a set before it is refused as schedd refuses it. */
+        run_text("duration: 4s\ntick: 100ms\nhost: { cpus: 2 }\n"
+                 "policy: { vms: { a: { cpu: { reserve: 50% } }, b: {} } }\n"
+                 "load: [ { vm: a, threads: 2 }, { vm: b, threads: 2 } ]\n"
+                 "events:\n"
+                 "  - { at: 1s, schedctl: \"set b reserve=70%\" }\n"
+                 "  - { at: 2s, schedctl: \"set late share=2\" }\n"
+                 "  - { at: 3s, policy: { vms: { a: { cpu: { reserve: 50% } }, b: {}, late: {} } } }\n"
+                 "measure: { from: 2s, to: 3s }\n",
+                 &sc, &res);
+        cr_assert_eq(res.n_messages, 2);
+        cr_assert(strstr(res.messages[0], "1s: schedctl set b reserve=70%: refused: "), "%s", res.messages[0]);
+        cr_assert(strstr(res.messages[0], "admission"), "%s", res.messages[0]);
+        cr_assert_str_eq(res.messages[1],
+                         "2s: schedctl set late share=2: refused: no VM named \"late\" in the policy");
+        /* a: its reservation plus half of the rest */
+        cr_assert_float_eq(res.vms[0].cpu_fraction, 0.75, 0.02);
+        sim_result_done(&res);
+        scenario_done(&sc);
+}
+
+Test(run, runtime_set_and_reset) {
+        Scenario sc;
+        SimResult res;
+
+        /* a persistent limit of 20%, a runtime one of 40% over it, a reset of the
+         * runtime one's key drops both: a is free again. */
+        run_text("duration: 4s\ntick: 100ms\nhost: { cpus: 2 }\n"
+                 "policy: { vms: { a: {}, b: {} } }\n"
+                 "load: [ { vm: a, threads: 2 }, { vm: b, threads: 2 } ]\n"
+                 "events:\n"
+                 "  - { at: 1s, schedctl: \"set a limit=20%\" }\n"
+                 "  - { at: 2s, schedctl: \"set a limit=40% --runtime\" }\n"
+                 "  - { at: 3s, schedctl: \"reset a limit\" }\n",
+                 &sc, &res);
+        cr_assert_eq(res.n_messages, 0, "%s", res.n_messages ? res.messages[0] : "");
+        cr_assert_eq(res.n_segments, 4);
+        /* each segment lasts 1s, and the change takes a tick or two of it */
+        cr_assert_float_eq(seg_fraction(&res, 1, 0), 0.2, 0.04);
+        cr_assert_float_eq(seg_fraction(&res, 2, 0), 0.4, 0.04);
+        cr_assert_float_eq(seg_fraction(&res, 3, 0), 0.5, 0.04);
+        sim_result_done(&res);
+        scenario_done(&sc);
+}
+
+Test(run, a_move_takes_the_load_to_the_other_vm) {
+        Scenario sc;
+        SimResult res;
+
+        /* a: two threads, b: one; b's share is 3.  After the move all three threads run in b. */
+        run_text("duration: 4s\ntick: 100ms\nhost: { cpus: 2 }\n"
+                 "policy: { vms: { a: {}, b: { cpu: { share: 3 } } } }\n"
+                 "load: [ { vm: a, threads: 2 }, { vm: b, threads: 1 } ]\n"
+                 "events: [ { at: 2s, move: { load: a, to: b } } ]\n"
+                 "measure: { from: 3s, to: 4s }\n",
+                 &sc, &res);
+        cr_assert_eq(res.n_messages, 1);
+        cr_assert_str_eq(res.messages[0], "2s: load[0]: moved from a to b");
+        cr_assert_eq(res.n_segments, 3);
+        /* before: b has one thread (half the host), a the rest */
+        cr_assert_float_eq(seg_fraction(&res, 0, 0), 0.5, 0.02);
+        cr_assert_float_eq(seg_fraction(&res, 0, 1), 0.5, 0.02);
+        cr_assert_eq(res.segments[0].vms[0].threads, 2);
+        cr_assert_eq(res.segments[1].vms[0].threads, 0);
+        cr_assert_eq(res.segments[1].vms[1].threads, 3);
+        cr_assert_float_eq(res.vms[0].cpu_fraction, 0.0, 0.001);
+        cr_assert_float_eq(res.vms[1].cpu_fraction, 1.0, 0.02);
         sim_result_done(&res);
         scenario_done(&sc);
 }

@@ -443,3 +443,101 @@ Test(sched, cpu_max_quota) {
         d.ceiling = 333333; /* a third of a CPU: rounded up, never short */
         cr_assert_eq(sched_cpu_max_quota_usec(&d, 2000000, 100000), 33334);
 }
+
+Test(sched, waited_for_a_cpu) {
+        /* A quarter of the tick or more: held back by the others. */
+        cr_assert(sched_cpu_waited(25000, 100000));
+        cr_assert(sched_cpu_waited(100000, 100000));
+        cr_assert_not(sched_cpu_waited(24999, 100000));
+        cr_assert_not(sched_cpu_waited(0, 100000));
+        /* zero and tiny ticks: never a wait of nothing */
+        cr_assert_not(sched_cpu_waited(5, 0));
+        cr_assert_not(sched_cpu_waited(0, 3));
+        cr_assert(sched_cpu_waited(1, 3));
+        /* maximum: no overflow */
+        cr_assert(sched_cpu_waited(UINT64_MAX, UINT64_MAX));
+        cr_assert_not(sched_cpu_waited(UINT64_MAX / 4 - 1, UINT64_MAX));
+}
+
+/* One 100 ms tick of two busy VMs (both waited for a CPU) that got a and b. */
+static void biased_tick(Sched *s, uint64_t *now, int a, int b, uint64_t used_a, uint64_t used_b) {
+        SchedUsage u[2] = {};
+
+        u[a] = (SchedUsage){ .used = used_a, .throttled = true };
+        u[b] = (SchedUsage){ .used = used_b, .throttled = true };
+        *now += 100000;
+        cr_assert_eq(sched_tick(s, *now, u), 0);
+}
+
+Test(sched, weights_lean_against_a_kernel_that_favours_one_vm) {
+        SchedParams p = { .reserve = 0, .limit = 2000000, .share = 1, .burst = 0 };
+        Sched *s = sched_new(SCHED_MODE_WEIGHT, 2000000);
+        uint64_t now = 1000000;
+        int a, b;
+
+        cr_assert_not_null(s);
+        a = sched_add(s, &p);
+        b = sched_add(s, &p);
+        cr_assert_eq(sched_tick(s, now, NULL), 0);
+        /* An exact kernel: equal weights, equal parts, the weights stay equal. */
+        for (int i = 0; i < 5; i++)
+                biased_tick(s, &now, a, b, 100000, 100000);
+        cr_assert_eq(sched_decision(s, a)->weight, sched_decision(s, b)->weight);
+        cr_assert_eq(sched_decision(s, a)->weight, 5000);
+
+        /* The kernel gives A three quarters for a tick: A's weight goes down,
+         * B's up, and the allocation itself stays the fair one. */
+        biased_tick(s, &now, a, b, 150000, 50000);
+        cr_assert_lt(sched_decision(s, a)->weight, 5000 - 5000 / 32);
+        cr_assert_gt(sched_decision(s, b)->weight, 5000 + 5000 / 32);
+        cr_assert_geq(sched_decision(s, a)->weight, 5000 / 2, "within LAG_FACTOR_MIN");
+        cr_assert_eq(sched_decision(s, a)->allocation, 1000000);
+        cr_assert_eq(sched_decision(s, b)->allocation, 1000000);
+
+        /* Once the kernel divides by the weights again, the lag is paid back
+         * and forgotten: the weights come back together. */
+        for (int i = 0; i < 30; i++) {
+                uint32_t wa = sched_decision(s, a)->weight, wb = sched_decision(s, b)->weight;
+                uint64_t got_a = 200000ULL * wa / (wa + wb);
+                biased_tick(s, &now, a, b, got_a, 200000 - got_a);
+        }
+        cr_assert_leq(abs((int)sched_decision(s, a)->weight - 5000), 5000 / 32);
+        cr_assert_leq(abs((int)sched_decision(s, b)->weight - 5000), 5000 / 32);
+        sched_free(s);
+}
+
+Test(sched, a_full_bucket_fills_and_drains_together) {
+        /* A 1-CPU entitlement, a full 500 ms bucket, 100 ms ticks: a tick in
+         * which it uses 150 ms costs it 50 ms of tokens, not the 100 ms a
+         * refill into the full bucket first would lose. */
+        SchedParams pa = { .reserve = 0, .limit = 2000000, .share = 1, .burst = 500000 };
+        SchedParams pb = { .reserve = 0, .limit = 2000000, .share = 1, .burst = 0 };
+        Sched *s = sched_new(SCHED_MODE_WEIGHT, 2000000);
+        uint64_t now = 1000000;
+        SchedUsage u[2] = {};
+        int a, b;
+
+        cr_assert_not_null(s);
+        a = sched_add(s, &pa);
+        b = sched_add(s, &pb);
+        cr_assert_eq(sched_tick(s, now, NULL), 0);
+        /* A idles long enough to fill its bucket; B is busy. */
+        u[b] = (SchedUsage){ .used = 200000, .throttled = true };
+        for (int i = 0; i < 10; i++) {
+                now += 100000;
+                cr_assert_eq(sched_tick(s, now, u), 0);
+        }
+        cr_assert_eq(sched_bucket(s, a)->tokens, 500000);
+        u[a] = (SchedUsage){ .used = 150000, .throttled = true };
+        u[b] = (SchedUsage){ .used = 50000, .throttled = true };
+        now += 100000;
+        cr_assert_eq(sched_tick(s, now, u), 0);
+        cr_assert_eq(sched_bucket(s, a)->tokens, 450000);
+        cr_assert_eq(sched_bucket(s, a)->size, 500000, "the size is back");
+        /* Using less than the refill: still capped at the size. */
+        u[a] = (SchedUsage){ .used = 10000 };
+        now += 100000;
+        cr_assert_eq(sched_tick(s, now, u), 0);
+        cr_assert_eq(sched_bucket(s, a)->tokens, 500000);
+        sched_free(s);
+}

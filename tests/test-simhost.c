@@ -261,3 +261,170 @@ Test(simhost, bad_input) {
         cr_assert_eq(h.cgroups[0].threads, 0);
         simhost_done(&h);
 }
+
+/* The nested-cgroups layout: slots 0 web, 1 db under 3 machine.slice; 2 late
+ * under 4 other.slice; two threads each on 2 CPUs. */
+static void nested_host(SimHost *h) {
+        cr_assert_eq(simhost_init(h, 2 * CPU, 5), 0);
+        cr_assert_eq(simhost_set_parent(h, 0, 3), 0);
+        cr_assert_eq(simhost_set_parent(h, 1, 3), 0);
+        cr_assert_eq(simhost_set_parent(h, 2, 4), 0);
+        cr_assert_eq(simhost_cgroup_create(h, 3), 0);
+        cr_assert_eq(simhost_cgroup_create(h, 4), 0);
+        for (size_t i = 0; i < 3; i++) {
+                cr_assert_eq(simhost_cgroup_create(h, i), 0);
+                cr_assert_eq(simhost_set_threads(h, i, 2), 0);
+        }
+}
+
+/* Usage within a nanosecond a step per level of the tree over 1.5 s (rounding). */
+static void near_ucpu(const SimHost *h, size_t i, uint64_t expect) {
+        uint64_t got = stat_of(h, i).usage_usec;
+
+        cr_assert_leq(llabs((long long)got - (long long)expect), 1 + 3 * STEPS_PER_SEC / 1000,
+                      "cgroup %zu: %llu, expected %llu", i, (unsigned long long)got, (unsigned long long)expect);
+}
+
+Test(simhost, parents_divide_first) {
+        SimHost h;
+
+        /* Weights 3:1:2 on the VMs alone: the kernel splits the parents 1:1
+         * first, so web and db share one CPU 3:1 and late has the other. */
+        nested_host(&h);
+        cr_assert_eq(simhost_set_weight(&h, 0, 300), 0);
+        cr_assert_eq(simhost_set_weight(&h, 1, 100), 0);
+        cr_assert_eq(simhost_set_weight(&h, 2, 200), 0);
+        run_usec(&h, 1000000);
+        near_ucpu(&h, 0, 750000);
+        near_ucpu(&h, 1, 250000);
+        near_ucpu(&h, 2, 1000000);
+        /* A parent's usage is its subtree's. */
+        near_ucpu(&h, 3, 1000000);
+        near_ucpu(&h, 4, 1000000);
+        simhost_done(&h);
+}
+
+Test(simhost, parent_weights_as_sums_give_the_flat_division) {
+        SimHost h;
+
+        nested_host(&h);
+        cr_assert_eq(simhost_set_weight(&h, 0, 300), 0);
+        cr_assert_eq(simhost_set_weight(&h, 1, 100), 0);
+        cr_assert_eq(simhost_set_weight(&h, 2, 200), 0);
+        cr_assert_eq(simhost_set_weight(&h, 3, 400), 0);
+        cr_assert_eq(simhost_set_weight(&h, 4, 200), 0);
+        run_usec(&h, 1500000);
+        /* 3:1:2 of 3 CPU-seconds */
+        near_ucpu(&h, 0, 1500000);
+        near_ucpu(&h, 1, 500000);
+        near_ucpu(&h, 2, 1000000);
+        simhost_done(&h);
+}
+
+Test(simhost, idle_sibling_leaves_its_part_inside_the_parent) {
+        SimHost h;
+
+        /* db idle: web takes all machine.slice gets, which is half the host
+         * against other.slice (100:100), capped by web's two threads. */
+        nested_host(&h);
+        cr_assert_eq(simhost_set_threads(&h, 1, 0), 0);
+        cr_assert_eq(simhost_set_threads(&h, 2, 1), 0);
+        run_usec(&h, 1000000);
+        near_ucpu(&h, 0, 1000000);
+        near_ucpu(&h, 1, 0);
+        near_ucpu(&h, 2, 1000000);
+        simhost_done(&h);
+}
+
+Test(simhost, parent_quota_holds_its_subtree) {
+        SimHost h;
+
+        nested_host(&h);
+        /* machine.slice limited to half a CPU: web and db share it. */
+        cr_assert_eq(simhost_set_quota(&h, 3, 50000), 0);
+        run_usec(&h, 1000000);
+        near_ucpu(&h, 3, 500000);
+        cr_assert_leq(stat_of(&h, 0).usage_usec + stat_of(&h, 1).usage_usec, 500001);
+        near_ucpu(&h, 2, 1500000); /* late: one thread a CPU, up to two */
+        cr_assert_gt(stat_of(&h, 3).nr_throttled, 0);
+        simhost_done(&h);
+}
+
+Test(simhost, own_threads_weigh_as_one_child_of_weight_100) {
+        SimHost h;
+
+        /* Slot 1 has two threads of its own and a child (slot 0) of weight
+         * 100 with two threads: they split 1:1. */
+        cr_assert_eq(simhost_init(&h, 2 * CPU, 2), 0);
+        cr_assert_eq(simhost_set_parent(&h, 0, 1), 0);
+        cr_assert_eq(simhost_cgroup_create(&h, 1), 0);
+        cr_assert_eq(simhost_cgroup_create(&h, 0), 0);
+        cr_assert_eq(simhost_set_threads(&h, 0, 2), 0);
+        cr_assert_eq(simhost_set_threads(&h, 1, 2), 0);
+        run_usec(&h, 1000000);
+        near_ucpu(&h, 0, 1000000);
+        near_ucpu(&h, 1, 2000000);
+        simhost_done(&h);
+}
+
+Test(simhost, tree_shape_errors) {
+        SimHost h;
+
+        cr_assert_eq(simhost_init(&h, 2 * CPU, 3), 0);
+        cr_assert_eq(simhost_set_parent(&h, 3, 0), -ERANGE);
+        cr_assert_eq(simhost_set_parent(&h, 0, 3), -ERANGE);
+        cr_assert_eq(simhost_set_parent(&h, 0, 0), -ELOOP);
+        cr_assert_eq(simhost_set_parent(&h, 0, 1), 0);
+        cr_assert_eq(simhost_set_parent(&h, 1, 2), 0);
+        cr_assert_eq(simhost_set_parent(&h, 2, 0), -ELOOP);
+        /* a child before its parent, and a parent with a child */
+        cr_assert_eq(simhost_cgroup_create(&h, 0), -ENOENT);
+        cr_assert_eq(simhost_cgroup_create(&h, 2), 0);
+        cr_assert_eq(simhost_cgroup_create(&h, 1), 0);
+        cr_assert_eq(simhost_cgroup_create(&h, 0), 0);
+        cr_assert_eq(simhost_set_parent(&h, 0, SIMHOST_NO_PARENT), -EBUSY);
+        cr_assert_eq(simhost_cgroup_remove(&h, 1), -EBUSY);
+        cr_assert_eq(simhost_cgroup_remove(&h, 0), 0);
+        cr_assert_eq(simhost_cgroup_remove(&h, 1), 0);
+        /* the shape stays when the cgroup goes */
+        cr_assert_eq(h.cgroups[0].parent, 1);
+        cr_assert_eq(simhost_cgroup_create(&h, 0), -ENOENT);
+        simhost_done(&h);
+}
+
+Test(simhost, pressure_counts_waiting_threads) {
+        SimHost h;
+        uint64_t waited = 1;
+
+        /* Slot 0: two threads, weight 100; slot 1: one thread, weight 900;
+         * slot 2 idle; slots 0 and 1 under slot 3.  Slot 1 gets its CPU
+         * (never waits), slot 0 gets the other (its two threads wait). */
+        cr_assert_eq(simhost_init(&h, 2 * CPU, 4), 0);
+        cr_assert_eq(simhost_set_parent(&h, 0, 3), 0);
+        cr_assert_eq(simhost_set_parent(&h, 1, 3), 0);
+        cr_assert_eq(simhost_cgroup_create(&h, 3), 0);
+        for (size_t i = 0; i < 3; i++)
+                cr_assert_eq(simhost_cgroup_create(&h, i), 0);
+        cr_assert_eq(simhost_set_threads(&h, 0, 2), 0);
+        cr_assert_eq(simhost_set_threads(&h, 1, 1), 0);
+        cr_assert_eq(simhost_set_weight(&h, 1, 900), 0);
+        run_usec(&h, 100000);
+        cr_assert_eq(simhost_read_pressure(&h, 0, &waited), 0);
+        cr_assert_eq(waited, 100000);
+        cr_assert_eq(simhost_read_pressure(&h, 1, &waited), 0);
+        cr_assert_eq(waited, 0);
+        cr_assert_eq(simhost_read_pressure(&h, 2, &waited), 0);
+        cr_assert_eq(waited, 0);
+        cr_assert_eq(simhost_read_pressure(&h, 3, &waited), 0);
+        cr_assert_eq(waited, 100000, "a parent waits when a child does");
+
+        /* Throttled counts as waiting. */
+        cr_assert_eq(simhost_set_quota(&h, 1, 10000), 0);
+        run_usec(&h, 100000);
+        cr_assert_eq(simhost_read_pressure(&h, 1, &waited), 0);
+        cr_assert_geq(waited, 80000);
+        cr_assert_eq(simhost_read_pressure(&h, 4, &waited), -ERANGE);
+        cr_assert_eq(simhost_cgroup_remove(&h, 2), 0);
+        cr_assert_eq(simhost_read_pressure(&h, 2, &waited), -ENOENT);
+        simhost_done(&h);
+}

@@ -1087,16 +1087,24 @@ static double bench_round(Attached attached, Role role, uint64_t round_nsec, Egr
                 die("stats", r);
         if (attached == ATTACHED_EMPTY && (r = empty_detach(&empty, ret_stats)) < 0)
                 die("stats", r);
+        EgressCounters c;
+        if (e && egress_read(e, VM1, &c) >= 0 && c.dropped + c.delayed > 0)
+                printf("bench: the program held back %" PRIu64 " packets (dropped %" PRIu64 ", delayed %" PRIu64 ")\n",
+                       c.dropped + c.delayed, c.dropped, c.delayed);
         egress_close(e);
         return (double)(role == ROLE_UDP ? rv.udp_bytes : rv.bytes) * NSEC_PER_SEC / (double)round_nsec;
 }
 
 static int scenario_bench(void) {
-        /* Rounds of each kind, alternating, so drift and the machine's other
-         * load hit both alike; medians, so one disturbed round does not. */
-        enum { ROUNDS = 8 };
-        const uint64_t round_nsec = (uint64_t)(opt.seconds * NSEC_PER_SEC) / (2 * ROUNDS + 2);
-        double with[ROUNDS], without[ROUNDS];
+        /* Rounds of each kind (no program, ours, an empty one), in turn, so
+         * drift and the machine's other load hit all alike; medians, so one
+         * disturbed round does not. */
+        enum { ROUNDS = 8, KINDS = 3 };
+        static const Attached kinds[KINDS] = {ATTACHED_NONE, ATTACHED_EGRESS, ATTACHED_EMPTY};
+        static const char *const kind_names[KINDS] = {"without a program", "with the program",
+                                                      "with an empty program"};
+        const uint64_t round_nsec = (uint64_t)(opt.seconds * NSEC_PER_SEC) / (KINDS * ROUNDS + 2);
+        double tput[KINDS][ROUNDS];
         EgressProgStats tcp = {0}, udp, udp_empty, st;
         int r;
 
@@ -1109,34 +1117,33 @@ static int scenario_bench(void) {
         if (r < 0)
                 die("netns", r);
 
-        for (int i = 0; i < 2 * ROUNDS; i++) {
-                bool attached = i % 2 == 1;
-                double tput = bench_round(attached ? ATTACHED_EGRESS : ATTACHED_NONE, ROLE_BULK, round_nsec, &st);
-                if (attached) {
-                        with[i / 2] = tput;
+        for (int i = 0; i < KINDS * ROUNDS; i++) {
+                int k = i % KINDS;
+                tput[k][i / KINDS] = bench_round(kinds[k], ROLE_BULK, round_nsec, &st);
+                if (kinds[k] == ATTACHED_EGRESS) {
                         tcp.run_time_nsec += st.run_time_nsec;
                         tcp.run_count += st.run_count;
-                } else
-                        without[i / 2] = tput;
-                printf("bench: TCP round %d %s the program: %.1f MB/s\n", i / 2 + 1, attached ? "with" : "without",
-                       tput / 1e6);
+                }
+                printf("bench: TCP round %d %s: %.1f MB/s\n", i / KINDS + 1, kind_names[k], tput[k][i / KINDS] / 1e6);
         }
         double udp_tput = bench_round(ATTACHED_EGRESS, ROLE_UDP, round_nsec, &udp);
         (void)bench_round(ATTACHED_EMPTY, ROLE_UDP, round_nsec, &udp_empty);
         close(stats_fd);
 
-        double w = median(with, ROUNDS), wo = median(without, ROUNDS);
+        double wo = median(tput[0], ROUNDS), w = median(tput[1], ROUNDS), we = median(tput[2], ROUNDS);
         double loss = wo > 0 ? 1 - w / wo : 0;
+        double loss_empty = we > 0 ? 1 - w / we : 0;
         double per_tcp = tcp.run_count ? (double)tcp.run_time_nsec / (double)tcp.run_count : 0;
         double per_udp = udp.run_count ? (double)udp.run_time_nsec / (double)udp.run_count : 0;
         double per_empty = udp_empty.run_count ? (double)udp_empty.run_time_nsec / (double)udp_empty.run_count : 0;
-        printf("bench: mode=%s limit=%" PRIu64 " B/s; one TCP flow, median of %d rounds of %.2f s: without %.1f MB/s, "
-               "with %.1f MB/s (loss %.2f %%); program per packet: %.1f ns over %" PRIu64
+        printf("bench: mode=%s limit=%" PRIu64 " B/s; one TCP flow, median of %d rounds of %.2f s: without a program "
+               "%.1f MB/s, with an empty one %.1f MB/s, with ours %.1f MB/s (loss %.2f %% against none, %.2f %% "
+               "against the empty one); program per packet: %.1f ns over %" PRIu64
                " TCP (GSO) packets, %.1f ns over %" PRIu64 " 64-byte UDP packets (%.1f MB/s received); "
                "an empty program under the same UDP load: %.1f ns over %" PRIu64 " packets\n",
-               opt.mode == EGRESS_MODE_PACE ? "pace" : "drop", opt.rate, ROUNDS, round_nsec / 1e9, wo / 1e6, w / 1e6,
-               loss * 100, per_tcp, tcp.run_count, per_udp, udp.run_count, udp_tput / 1e6, per_empty,
-               udp_empty.run_count);
+               opt.mode == EGRESS_MODE_PACE ? "pace" : "drop", opt.rate, ROUNDS, round_nsec / 1e9, wo / 1e6, we / 1e6,
+               w / 1e6, loss * 100, loss_empty * 100, per_tcp, tcp.run_count, per_udp, udp.run_count, udp_tput / 1e6,
+               per_empty, udp_empty.run_count);
         return verdict(tcp.run_count > 0 && udp.run_count > 0 && per_tcp < 100 && per_udp < 100 && loss < 0.05);
 }
 

@@ -22,7 +22,9 @@
  * from a file ("-" for stdin).
  *
  * Each cpu and io line runs in its own child process, which moves itself into its cgroup
- * at FROM, so its threads are all accounted there.  The parent sleeps, samples, and runs
+ * before the plan starts (at FROM where the cgroup comes later or goes before FROM), so
+ * its threads are all accounted there.  With -w the plan starts at SIGUSR1 (once every
+ * child is ready), so that a harness can start something between.  The parent sleeps, samples, and runs
  * the mkdir, rmdir and exec lines at their times.  Everything is bounded: no time may
  * exceed LOADGEN_MAX_TIME_USEC, every loop ends at its TO, commands run under an alarm,
  * and alarms end the parent and every child a few seconds after the plan's end even if
@@ -99,6 +101,9 @@
 /* Seconds after the plan's end at which alarms kill whatever still runs (a write blocked
  * by a throttle, a wedged child): room for a slow emulated guest, still bounded. */
 #define LOADGEN_GRACE_SEC 10
+/* How long -w waits for SIGUSR1 before it starts the plan anyway: a daemon starting
+ * under emulation is ready in well under a second, and a harness waits 20 s at most. */
+#define LOADGEN_GO_WAIT_SEC 30
 
 typedef enum LoadgenKind {
         LOADGEN_CPU,
@@ -139,6 +144,7 @@ typedef struct LoadgenSample {
 
 static const char *arg_cgroup_root = "/sys/fs/cgroup";
 static long arg_cpus = 0;
+static bool arg_wait_go = false; /* -w */
 
 static uint64_t loadgen_now_usec(void) {
         struct timespec ts;
@@ -563,7 +569,31 @@ finish:
         return r;
 }
 
-static pid_t loadgen_spawn(const LoadgenLine *l, uint64_t start_usec) {
+/*
+ * Whether a load may join its cgroup before the plan starts: the cgroup is there now and
+ * no rmdir line removes it before the load's FROM.  Moving a process between cgroups
+ * waits for an RCU grace period, which an emulated guest can stretch to a large part of
+ * a second: joined at FROM, loads that start at the same moment would start that far
+ * apart (the first one alone on the host meanwhile).
+ */
+static bool loadgen_joins_early(const LoadgenPlan *plan, const LoadgenLine *l) {
+        char path[4096];
+
+        for (unsigned i = 0; i < plan->n_lines; i++)
+                if (plan->lines[i].kind == LOADGEN_RMDIR && plan->lines[i].from_usec <= l->from_usec &&
+                    strcmp(plan->lines[i].cgroup, l->cgroup) == 0)
+                        return false;
+        loadgen_cgroup_path(l->cgroup, "cgroup.procs", path, sizeof(path));
+        return access(path, F_OK) >= 0;
+}
+
+/*
+ * Child for a cpu or io line: joins its cgroup early where it may, says so on ready_fd,
+ * reads the plan's start time (8 bytes) from go_fd, and runs the load from FROM.
+ */
+static pid_t loadgen_spawn(const LoadgenPlan *plan, const LoadgenLine *l, int ready_fd, int go_fd) {
+        uint64_t start_usec;
+        bool joined;
         pid_t pid;
         int r;
 
@@ -572,9 +602,17 @@ static pid_t loadgen_spawn(const LoadgenLine *l, uint64_t start_usec) {
         if (pid != 0)
                 return pid;
 
+        alarm(LOADGEN_GO_WAIT_SEC + (unsigned)(l->to_usec / USEC_PER_SEC) + LOADGEN_GRACE_SEC);
+        joined = loadgen_joins_early(plan, l) && loadgen_join_once(l->cgroup) >= 0;
+        if (write(ready_fd, "r", 1) != 1 || read(go_fd, &start_usec, sizeof(start_usec)) != sizeof(start_usec)) {
+                fprintf(stderr, "loadgen: %s: no start time from the parent\n", l->cgroup);
+                _exit(1);
+        }
+        close(ready_fd);
+        close(go_fd);
         alarm((unsigned)(l->to_usec / USEC_PER_SEC) + LOADGEN_GRACE_SEC);
         loadgen_sleep_until_usec(start_usec + l->from_usec);
-        r = loadgen_join(l->cgroup);
+        r = joined ? 0 : loadgen_join(l->cgroup);
         if (r < 0) {
                 fprintf(stderr, "loadgen: cannot join cgroup %s: %s\n", l->cgroup, strerror(-r));
                 _exit(1);
@@ -827,7 +865,8 @@ static bool loadgen_child_ok(const LoadgenRun *run, const LoadgenChild *c, int s
 }
 
 static void loadgen_usage(FILE *f) {
-        fputs("Usage: loadgen [-r CGROUP_ROOT] [-c CPUS] {-e LINE... | PLAN_FILE | -}\n"
+        fputs("Usage: loadgen [-r CGROUP_ROOT] [-c CPUS] [-w] {-e LINE... | PLAN_FILE | -}\n"
+              "  -w  start the plan at SIGUSR1\n"
               "Plan lines (times in seconds from the start):\n"
               "  cpu CGROUP THREADS FROM TO\n"
               "  io CGROUP DEVICE FROM TO [block=BYTES] [max=BYTES]\n"
@@ -841,11 +880,13 @@ static void loadgen_usage(FILE *f) {
 int main(int argc, char **argv) {
         static LoadgenPlan plan;
         static LoadgenRun run = {.plan = &plan};
+        int ready_pipe[2], go_pipe[2];
+        sigset_t go_set;
         unsigned lineno = 0;
         bool failed = false;
         int opt;
 
-        while ((opt = getopt(argc, argv, "r:c:e:h")) >= 0)
+        while ((opt = getopt(argc, argv, "r:c:e:hw")) >= 0)
                 switch (opt) {
                         case 'r':
                                 arg_cgroup_root = optarg;
@@ -860,6 +901,9 @@ int main(int argc, char **argv) {
                         case 'e':
                                 if (loadgen_parse_line(&plan, optarg, ++lineno) < 0)
                                         return 2;
+                                break;
+                        case 'w':
+                                arg_wait_go = true;
                                 break;
                         case 'h':
                                 loadgen_usage(stdout);
@@ -893,16 +937,28 @@ int main(int argc, char **argv) {
                 if (l->to_usec > run.end_usec)
                         run.end_usec = l->to_usec;
         }
-        alarm((unsigned)(run.end_usec / USEC_PER_SEC) + 2 * LOADGEN_GRACE_SEC);
+        alarm(LOADGEN_GO_WAIT_SEC + (unsigned)(run.end_usec / USEC_PER_SEC) + 2 * LOADGEN_GRACE_SEC);
+        if (arg_wait_go) {
+                /* Blocked from now on, so that a signal sent early waits for sigtimedwait(). */
+                sigemptyset(&go_set);
+                sigaddset(&go_set, SIGUSR1);
+                sigprocmask(SIG_BLOCK, &go_set, NULL);
+        }
 
-        run.start_usec = loadgen_now_usec();
+        /* The loads' children first, each in its cgroup where it may be; the plan's clock
+         * starts when all are ready, and they learn its start through a pipe (one write of
+         * at most LOADGEN_MAX_LINES * 8 bytes, under PIPE_BUF: atomic). */
+        if (pipe2(ready_pipe, O_CLOEXEC) < 0 || pipe2(go_pipe, O_CLOEXEC) < 0) {
+                fprintf(stderr, "loadgen: pipe: %s\n", strerror(errno));
+                return 1;
+        }
         for (unsigned i = 0; i < plan.n_lines; i++) {
                 LoadgenLine *l = &plan.lines[i];
                 pid_t pid;
 
                 if (l->kind != LOADGEN_CPU && l->kind != LOADGEN_IO)
                         continue;
-                pid = loadgen_spawn(l, run.start_usec);
+                pid = loadgen_spawn(&plan, l, ready_pipe[1], go_pipe[0]);
                 if (pid < 0) {
                         fprintf(stderr, "loadgen: fork: %s\n", strerror(errno));
                         failed = true;
@@ -910,6 +966,36 @@ int main(int argc, char **argv) {
                 }
                 run.children[run.n_children++] = (LoadgenChild){pid, l};
         }
+        close(ready_pipe[1]);
+        close(go_pipe[0]);
+        for (unsigned ready = 0; ready < run.n_children;) {
+                char c[LOADGEN_MAX_LINES];
+                ssize_t n = read(ready_pipe[0], c, run.n_children - ready);
+
+                if (n <= 0)
+                        break; /* a child died: waitpid() below reports it */
+                ready += (unsigned)n;
+        }
+        if (arg_wait_go) {
+                struct timespec timeout = {.tv_sec = LOADGEN_GO_WAIT_SEC};
+
+                if (sigtimedwait(&go_set, NULL, &timeout) < 0)
+                        fprintf(stderr, "loadgen: no SIGUSR1 within %d s, starting anyway\n", LOADGEN_GO_WAIT_SEC);
+        }
+        alarm((unsigned)(run.end_usec / USEC_PER_SEC) + 2 * LOADGEN_GRACE_SEC);
+        run.start_usec = loadgen_now_usec();
+        {
+                uint64_t starts[LOADGEN_MAX_LINES];
+
+                for (unsigned i = 0; i < run.n_children; i++)
+                        starts[i] = run.start_usec;
+                if (run.n_children > 0 &&
+                    write(go_pipe[1], starts, run.n_children * sizeof(starts[0])) !=
+                            (ssize_t)(run.n_children * sizeof(starts[0])))
+                        failed = true;
+        }
+        close(ready_pipe[0]);
+        close(go_pipe[1]);
 
         if (!failed && loadgen_run_events(&run) < 0)
                 failed = true;

@@ -10,10 +10,16 @@
  * The model, per step of SIMHOST_STEP_USEC:
  *   - a cgroup runs if it exists, has runnable threads and is not throttled
  *     in the current cpu.max period;
- *   - the host's CPUs are divided among running cgroups by weighted
- *     water-filling (weights = cpu.weight), each capped at
- *     min(threads, remaining quota / step): a thread runs on at most one CPU,
- *     and what a capped cgroup cannot take goes to the others by weight;
+ *   - cgroups form a tree under the root: the host's CPUs are divided among
+ *     the root's running children by weighted water-filling (weights =
+ *     cpu.weight), then what each got among its own running children the
+ *     same way, level by level, as the kernel's group scheduling does (a
+ *     weight divides only its parent's CPU among siblings).  A cgroup's own
+ *     threads take part in its division as one more child of weight 100
+ *     (a nice-0 task weighs as much as cpu.weight 100).  Each is capped at
+ *     min(threads below it, remaining quota / step): a thread runs on at
+ *     most one CPU, and what a capped cgroup cannot take goes to its
+ *     siblings by weight;
  *   - cpu.max periods are global and aligned (they start at every multiple of
  *     SIMHOST_PERIOD_USEC of simulated time), like one period timer per
  *     cgroup that was started at time 0; usage within a period accumulates,
@@ -23,10 +29,17 @@
  *     and lifts a throttle, as the kernel's tg_set_cfs_bandwidth() does;
  *     writing the value already set changes nothing here (the daemon
  *     writes only changes, so the difference never shows);
- *   - the counters are those of cpu.stat: usage_usec, nr_periods (periods in
- *     which a cgroup with a quota ran), nr_throttled, throttled_usec.
+ *   - cpu.pressure's "some" total counts the steps in which some thread of
+ *     the cgroup's subtree was runnable but not given all of a CPU (its
+ *     threads got less than one CPU each, or it was throttled);
+ *   - the counters are those of cpu.stat: usage_usec (of the whole subtree,
+ *     as the kernel counts it), nr_periods (periods in which a cgroup with
+ *     a quota ran), nr_throttled, throttled_usec; a parent's quota holds
+ *     back its whole subtree.
  *
- * Cgroups are numbered 0..n-1 by the caller; each one exists or not.
+ * Cgroups are numbered 0..n-1 by the caller; each one exists or not, and
+ * each has a parent (another slot, or the root) that the caller sets once,
+ * before making them.
  * Usage is kept in nanoseconds (the kernel's own unit) so that dividing a
  * step among cgroups loses nothing measurable; cpu.stat shows microseconds.
  */
@@ -54,6 +67,9 @@
 #define SIMHOST_WEIGHT_MIN     1U
 #define SIMHOST_WEIGHT_MAX     10000U
 
+/* The parent of a child of the root. */
+#define SIMHOST_NO_PARENT SIZE_MAX
+
 /* Bounds that keep every product below 2^64: more CPUs or threads than
  * any real host has make no sense to simulate. */
 #define SIMHOST_CPUS_MAX_UCPU (4096ULL * 1000000ULL)
@@ -68,6 +84,7 @@ typedef struct SimCpuStat {
 } SimCpuStat;
 
 typedef struct SimCgroup {
+        size_t parent; /* another slot, or SIMHOST_NO_PARENT; kept when the cgroup is removed */
         bool exists;
         unsigned threads;    /* runnable threads, each wanting one full CPU */
         uint32_t weight;     /* cpu.weight */
@@ -77,7 +94,8 @@ typedef struct SimCgroup {
         bool period_counted; /* nr_periods already counts the current period */
         bool throttled;
         uint64_t throttled_since_usec;
-        SimCpuStat stat; /* usage_usec is derived from usage_nsec */
+        uint64_t waited_usec; /* cpu.pressure's "some" total */
+        SimCpuStat stat;      /* usage_usec is derived from usage_nsec */
 } SimCgroup;
 
 typedef struct SimHost {
@@ -85,9 +103,14 @@ typedef struct SimHost {
         uint64_t now_usec;
         SimCgroup *cgroups;
         size_t n_cgroups;
-        /* scratch for simhost_step(), sized n_cgroups */
-        uint64_t *cap_nsec;
-        uint64_t *got_nsec;
+        bool nested; /* some cgroup has a parent other than the root */
+        /* scratch for simhost_step() */
+        uint64_t *cap_nsec; /* per cgroup: what its subtree can take in this step */
+        uint64_t *got_nsec; /* per cgroup: what its subtree got */
+        uint64_t *fill_cap; /* one level's division, n_cgroups + 1 (a cgroup's own threads) */
+        uint64_t *fill_got;
+        uint32_t *fill_weight;
+        size_t *fill_index;
         bool *settled;
 } SimHost;
 
@@ -96,10 +119,16 @@ typedef struct SimHost {
 int simhost_init(SimHost *h, uint64_t cpus_ucpu, size_t n_cgroups);
 void simhost_done(SimHost *h);
 
+/* Makes slot i a child of slot `parent` (SIMHOST_NO_PARENT: of the root).
+ * Set before either is made.  0, -ERANGE (no such slot), -EBUSY (i exists),
+ * or -ELOOP (i would be its own ancestor). */
+int simhost_set_parent(SimHost *h, size_t i, size_t parent);
+
 /* Creates cgroup i fresh (zero counters, weight 100, cpu.max "max").
- * 0, -EEXIST or -ERANGE (no such slot). */
+ * 0, -EEXIST, -ERANGE (no such slot) or -ENOENT (its parent does not exist). */
 int simhost_cgroup_create(SimHost *h, size_t i);
-/* Removes cgroup i; its counters are gone.  0, -ENOENT or -ERANGE. */
+/* Removes cgroup i; its counters are gone.  0, -ENOENT, -ERANGE, or -EBUSY
+ * (a child of it exists, as rmdir refuses). */
 int simhost_cgroup_remove(SimHost *h, size_t i);
 bool simhost_cgroup_exists(const SimHost *h, size_t i);
 
@@ -113,6 +142,9 @@ int simhost_set_weight(SimHost *h, size_t i, uint32_t weight);
  * "max".  0, -ENOENT, -ERANGE, or -EINVAL (a quota under 1 ms, as the
  * kernel refuses it). */
 int simhost_set_quota(SimHost *h, size_t i, uint64_t quota_usec);
+
+/* Reading cpu.pressure's "some" total: 0 and *ret, -ENOENT or -ERANGE. */
+int simhost_read_pressure(const SimHost *h, size_t i, uint64_t *ret_some_usec);
 
 /* Reading cpu.stat: 0 and *ret filled, -ENOENT or -ERANGE. */
 int simhost_read_stat(const SimHost *h, size_t i, SimCpuStat *ret);

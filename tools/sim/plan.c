@@ -9,6 +9,7 @@
 #include "policy/validate.h"
 #include "policy/write.h"
 #include "host.h"
+#include "layers.h"
 #include "plan.h"
 
 /* The memory a plan validates policies against, for those that say
@@ -71,7 +72,7 @@ static size_t presence_of(const Scenario *sc, const char *vm, Presence *ret) {
         for (size_t i = 0; i < sc->n_events; i++) {
                 const ScenarioEvent *e = &sc->events[i];
 
-                if (e->kind == SCENARIO_EVENT_POLICY || strcmp(e->vm, vm) != 0)
+                if (!scenario_event_is_cgroup(e) || strcmp(e->vm, vm) != 0)
                         continue;
                 if (e->kind == SCENARIO_EVENT_CGROUP_ADD && !present) {
                         present = true;
@@ -94,7 +95,7 @@ static bool event_changes(const Scenario *sc, size_t idx) {
 
         for (size_t i = 0; i < idx; i++) {
                 const ScenarioEvent *p = &sc->events[i];
-                if (p->kind != SCENARIO_EVENT_POLICY && strcmp(p->vm, e->vm) == 0)
+                if (scenario_event_is_cgroup(p) && strcmp(p->vm, e->vm) == 0)
                         present = p->kind == SCENARIO_EVENT_CGROUP_ADD;
         }
         return (e->kind == SCENARIO_EVENT_CGROUP_ADD) != present;
@@ -165,11 +166,12 @@ static void write_static(FILE *f, const Scenario *sc, size_t n, const Policy *p,
         }
 }
 
-/* "policy N AT valid" or "... invalid WHY", the text, and the static lines.  An invalid
- * policy is not an error here (a reload may be meant to fail): *ret_valid says, and
- * ret_err (may be NULL) gets the reason. */
-static int write_policy(FILE *f, const Scenario *sc, size_t n, uint64_t at_usec, const Policy *p, bool *ret_valid,
-                        PolicyError *ret_err) {
+/* "policy N AT valid" or "... invalid WHY", the text of `text` (the policy file), and the
+ * static lines of `p` (what is in force with it: the file and schedctl's layers).  An
+ * invalid policy is not an error here (a reload may be meant to fail): *ret_valid says,
+ * and ret_err (may be NULL) gets the reason. */
+static int write_policy(FILE *f, const Scenario *sc, size_t n, uint64_t at_usec, const Policy *text, const Policy *p,
+                        bool *ret_valid, PolicyError *ret_err) {
         HostFacts facts = {.cpus_ucpu = sc->cpus_ucpu, .memory_bytes = PLAN_MEMORY_BYTES};
         ResolvedPolicy rp = {};
         PolicyError err = {};
@@ -189,7 +191,7 @@ static int write_policy(FILE *f, const Scenario *sc, size_t n, uint64_t at_usec,
                 fprintf(f, "policy %zu %s valid\n", n, seconds(at_usec, at));
 
         valid = r >= 0;
-        r = write_policy_text(f, p);
+        r = write_policy_text(f, text);
         if (r >= 0 && valid)
                 write_static(f, sc, n, p, &rp);
         if (valid)
@@ -228,10 +230,108 @@ static void write_loads(FILE *f, const Scenario *sc, const Presence *pr, size_t 
         }
 }
 
-static int plan_write(FILE *f, const Scenario *sc, Presence *pr, PolicyError *err) {
-        char a[32], b[32], buf[UNIT_FORMAT_MAX];
-        size_t reload = 0;
+/* What each policy event and schedctl step leaves, numbered as the plan's policies. */
+typedef struct StepResult {
+        size_t policy; /* its policy's number; 0: none (a step that changes nothing) */
+        bool ok;       /* a reload that loads, a step schedd carries out */
+} StepResult;
+
+/*
+ * A schedctl step's policy line: the candidate its layers give, or (refused before
+ * there is one) an invalid policy with no text.  *ret_next gets the new layers when
+ * the step goes through (*ret_ok), and *running the new policy in force.
+ */
+static int write_step(FILE *f, const Scenario *sc, size_t n, const ScenarioEvent *e, const SimLayers *layers,
+                      Policy *running, SimLayers *ret_next, bool *ret_ok) {
+        SimLayers next;
+        PolicyError err = {};
+        Policy candidate;
+        char at[32];
+        bool valid;
+        int r;
+
+        r = sim_layers_step(layers, running, e, &next, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                for (char *c = err.message; *c; c++)
+                        if (*c == '\n')
+                                *c = ' ';
+                fprintf(f, "policy %zu %s invalid %s\n", n, seconds(e->at_usec, at), err.message);
+                *ret_ok = false;
+                return 0;
+        }
+        policy_init(&candidate);
+        r = sim_layers_candidate(&next, &candidate);
+        if (r >= 0)
+                r = write_policy(f, sc, n, e->at_usec, &candidate, &candidate, &valid, NULL);
+        if (r < 0 || !valid) {
+                policy_done(&candidate);
+                sim_layers_done(&next);
+                if (r < 0)
+                        return r;
+                *ret_ok = false;
+                return 0;
+        }
+        policy_done(running);
+        *running = candidate;
+        *ret_next = next;
+        *ret_ok = true;
+        return 0;
+}
+
+/* The policies: the initial one (0), then one per reload and per set or reset, into steps[]. */
+static int write_policies(FILE *f, const Scenario *sc, StepResult *steps, PolicyError *err) {
+        SimLayers layers;
+        Policy running, candidate;
+        size_t n = 0;
         bool valid = false;
+        int r;
+
+        sim_layers_init(&layers, &sc->policy);
+        policy_init(&running);
+        policy_init(&candidate);
+        r = policy_copy(&running, &sc->policy);
+        if (r >= 0)
+                r = write_policy(f, sc, 0, 0, &sc->policy, &sc->policy, &valid, err);
+        if (r >= 0 && !valid)
+                r = -EINVAL;
+        for (size_t i = 0; r >= 0 && i < sc->n_events; i++) {
+                const ScenarioEvent *e = &sc->events[i];
+                SimLayers next;
+
+                steps[i] = (StepResult){};
+                if (e->kind == SCENARIO_EVENT_POLICY) {
+                        steps[i].policy = ++n;
+                        layers.files = &e->policy;
+                        r = sim_layers_candidate(&layers, &candidate);
+                        if (r >= 0)
+                                r = write_policy(f, sc, n, e->at_usec, &e->policy, &candidate, &steps[i].ok, NULL);
+                        if (r >= 0 && steps[i].ok) {
+                                policy_done(&running);
+                                running = candidate;
+                                policy_init(&candidate);
+                        }
+                } else if (e->kind == SCENARIO_EVENT_SCHEDCTL && e->verb != SCENARIO_SCHEDCTL_QUERY) {
+                        steps[i].policy = ++n;
+                        r = write_step(f, sc, n, e, &layers, &running, &next, &steps[i].ok);
+                        if (r >= 0 && steps[i].ok) {
+                                next.files = layers.files;
+                                sim_layers_done(&layers);
+                                layers = next;
+                        }
+                } else if (e->kind == SCENARIO_EVENT_SCHEDCTL)
+                        /* list and status succeed; a VM must be in the policy in force */
+                        steps[i].ok = !e->vm || policy_find_vm(&running, e->vm);
+        }
+        policy_done(&candidate);
+        policy_done(&running);
+        sim_layers_done(&layers);
+        return r;
+}
+
+static int plan_write(FILE *f, const Scenario *sc, Presence *pr, StepResult *steps, PolicyError *err) {
+        char a[32], b[32], buf[UNIT_FORMAT_MAX];
         int r;
 
         fprintf(f, "scenario %s\n", sc->file);
@@ -247,31 +347,34 @@ static int plan_write(FILE *f, const Scenario *sc, Presence *pr, PolicyError *er
         for (size_t i = 0; i < sc->n_files; i++)
                 fprintf(f, "file %s %s %s\n", sc->files[i].vm, sc->files[i].file, sc->files[i].value);
 
-        r = write_policy(f, sc, 0, 0, &sc->policy, &valid, err);
+        r = write_policies(f, sc, steps, err);
         if (r < 0)
                 return r;
-        if (!valid)
-                return -EINVAL;
-        for (size_t i = 0; i < sc->n_events; i++) {
-                bool ok;
-
-                if (sc->events[i].kind != SCENARIO_EVENT_POLICY)
-                        continue;
-                r = write_policy(f, sc, ++reload, sc->events[i].at_usec, &sc->events[i].policy, &ok, NULL);
-                if (r < 0)
-                        return r;
-        }
 
         for (size_t i = 0; i < sc->n_vms; i++)
                 write_loads(f, sc, pr, presence_of(sc, sc->vms[i], pr), i);
 
-        reload = 0;
         for (size_t i = 0; i < sc->n_events; i++) {
                 const ScenarioEvent *e = &sc->events[i];
 
                 if (e->kind == SCENARIO_EVENT_POLICY)
-                        fprintf(f, "reload %s %zu\n", seconds(e->at_usec, a), ++reload);
-                else if (event_changes(sc, i))
+                        fprintf(f, "reload %s %zu\n", seconds(e->at_usec, a), steps[i].policy);
+                else if (e->kind == SCENARIO_EVENT_SCHEDCTL) {
+                        if (steps[i].policy > 0)
+                                fprintf(f, "schedctl %s %zu", seconds(e->at_usec, a), steps[i].policy);
+                        else
+                                fprintf(f, "schedctl %s -", seconds(e->at_usec, a));
+                        fprintf(f, " %s", steps[i].ok ? "ok" : "refused");
+                        for (size_t k = 0; k < e->argc; k++)
+                                fprintf(f, " %s", e->argv[k]);
+                        fputc('\n', f);
+                } else if (e->kind == SCENARIO_EVENT_MOVE) {
+                        int from = scenario_load_vm_at(sc, e->load, e->at_usec - 1);
+                        if (from < 0)
+                                return from;
+                        fprintf(f, "move %s %zu %s %s %s\n", seconds(e->at_usec, a), e->load,
+                                vm_cgroup(sc, sc->vms[from]), e->vm, vm_cgroup(sc, e->vm));
+                } else if (event_changes(sc, i))
                         fprintf(f, "loadgen %s %s %s\n", e->kind == SCENARIO_EVENT_CGROUP_ADD ? "mkdir" : "rmdir",
                                 seconds(e->at_usec, a), vm_cgroup(sc, e->vm));
         }
@@ -303,6 +406,7 @@ static int plan_write(FILE *f, const Scenario *sc, Presence *pr, PolicyError *er
 }
 
 int plan_write_string(const Scenario *sc, char **ret_text, PolicyError *err) {
+        StepResult *steps = NULL;
         Presence *pr = NULL;
         char *text = NULL;
         size_t size = 0;
@@ -319,16 +423,17 @@ int plan_write_string(const Scenario *sc, char **ret_text, PolicyError *err) {
 
         /* A VM's presence has at most one interval per event, plus the one it starts with. */
         pr = calloc(sc->n_events + 1, sizeof(*pr));
-        if (!pr)
-                return policy_error(err, -ENOMEM, NULL, NULL, "%s: out of memory", sc->file);
-        f = open_memstream(&text, &size);
+        steps = calloc(sc->n_events + 1, sizeof(*steps));
+        f = pr && steps ? open_memstream(&text, &size) : NULL;
         if (!f) {
                 free(pr);
+                free(steps);
                 return policy_error(err, -ENOMEM, NULL, NULL, "%s: out of memory", sc->file);
         }
 
-        r = plan_write(f, sc, pr, err);
+        r = plan_write(f, sc, pr, steps, err);
         free(pr);
+        free(steps);
         if (fclose(f) != 0 && r >= 0)
                 r = -ENOMEM;
         if (r == -ENOMEM)

@@ -16,8 +16,12 @@
  *   tiers sim vm                    where the scenario runs
  *   vm NAME CGROUP present|late     every VM; "late": its cgroup appears with a mkdir below
  *   file VM FILE VALUE...           cgroup_files: written before the daemon starts
- *   policy N AT valid|invalid [WHY] the initial policy (N 0, AT 0), then each reload's;
- *   | YAML...                       followed by its text, each line behind "| "
+ *   policy N AT valid|invalid [WHY] the initial policy (N 0, AT 0), then one per reload
+ *   | YAML...                       and per schedctl set or reset, in time order;
+ *                                   followed by its text (a reload's: its policy file; a
+ *                                   set's: the policy in force after it), each line
+ *                                   behind "| "; "valid": the file with schedctl's
+ *                                   layers (layers.h) validates, the step goes through
  *   static N VM FILE VALUE...       for a valid policy N, what a static configuration
  *                                   (systemd, Kubernetes) would write: cpu.weight = share
  *                                   (0 and unset: 1), cpu.max from the CPU limit, io.max
@@ -28,7 +32,15 @@
  *   loadgen LINE                    a line of tests/vm/loadgen's plan: cpu, io (device
  *                                   /dev/NAME), mkdir, rmdir; loads only while the
  *                                   cgroup exists
- *   reload AT N                     at AT, policy N replaces the running one
+ *   reload AT N                     at AT, policy N replaces the policy file
+ *   schedctl AT N|- ok|refused WORDS...
+ *                                   at AT, the command `schedctl WORDS...`; N: the policy
+ *                                   in force after it (its static lines are what a static
+ *                                   configuration writes), "-" for one that changes
+ *                                   nothing; "refused": schedd refuses it (exit status 1)
+ *   move AT LOAD FROM_CGROUP VM CGROUP
+ *                                   at AT, the processes of load entry LOAD (the only
+ *                                   load in FROM_CGROUP then) move into VM's CGROUP
  *   measure FROM TO CGROUP...       the VMs whose cgroup exists over the whole window
  *   absent VM                       no cgroup in the window: it got nothing (0)
  *   partial VM                      its cgroup comes or goes inside the window: not measurable

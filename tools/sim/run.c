@@ -8,8 +8,10 @@
 
 #include "policy/units.h"
 #include "policy/validate.h"
+#include "schedd/hierarchy.h"
 #include "schedd/sched.h"
 #include "host.h"
+#include "layers.h"
 #include "run.h"
 
 /* The simulated host's memory, for policies that say `memory: auto`: CPU
@@ -21,11 +23,13 @@ typedef struct RunVm {
         int slot;                 /* in the core, or -1 */
         uint64_t last_usage_usec; /* at the previous tick (the daemon's memory) */
         uint64_t last_nr_throttled;
+        uint64_t last_waited_usec; /* cpu.pressure's "some" total then */
         bool write_failed; /* a refused write was already reported */
         /* counters that survive the cgroup vanishing and the core's slot going */
         uint64_t usage_carried_usec;
         uint64_t nr_throttled_carried;
         uint64_t transitions_carried;
+        uint64_t idle_usec; /* how long it has used no CPU (the daemon's memory, for its parents' weights) */
         /* at the start of the window, and of the current segment */
         uint64_t from_usage_usec;
         uint64_t from_nr_throttled;
@@ -38,13 +42,19 @@ typedef struct Run {
         SimHost host;
         Sched *sched;
         ResolvedPolicy resolved; /* the policy in force */
-        const Policy *policy;    /* its model */
+        Policy policy;           /* its model: files, override and runtime merged */
+        SimLayers layers;        /* what that policy is made of, as schedctl changes it */
         RunVm *vms;
-        size_t *load_vm;   /* the VM index of each load entry */
+        size_t *load_vm;   /* the VM index of each load entry (a move changes it) */
         SchedUsage *usage; /* scratch for sched_tick(), n_usage entries */
         size_t n_usage;
         uint64_t now_usec;
         SimResult *result;
+        /* The cgroups between the root and the VMs (schedd/hierarchy.h): host slots n_vms + k,
+         * their cpu.weight written as schedd's manager-hierarchy.c writes it. */
+        char **cgroups; /* per VM, from the initial policy: where the tree puts it */
+        HierarchyNode *parents;
+        size_t n_parents;
 } Run;
 
 static int run_log(Run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -121,7 +131,9 @@ static int vm_manage(Run *run, size_t i, const ResolvedVm *rv) {
         (void)simhost_read_stat(&run->host, i, &st);
         v->last_usage_usec = st.usage_usec;
         v->last_nr_throttled = st.nr_throttled;
+        (void)simhost_read_pressure(&run->host, i, &v->last_waited_usec);
         v->write_failed = false;
+        v->idle_usec = 0;
         return 0;
 }
 
@@ -149,18 +161,25 @@ static int set_capacity(Run *run, uint64_t capacity) {
         return 0;
 }
 
-static int apply_reload(Run *run, const Policy *p) {
+/*
+ * Makes *candidate (taken over whatever happens) the policy in force if it
+ * validates; else logs `refused` and the reason, and returns 1.
+ */
+static int apply_candidate(Run *run, Policy *candidate, const char *refused) {
         const Scenario *sc = run->sc;
         HostFacts facts = {.cpus_ucpu = sc->cpus_ucpu, .memory_bytes = SIM_MEMORY_BYTES};
         ResolvedPolicy rp = {};
         PolicyError err = {};
         int r;
 
-        r = policy_validate(p, &facts, &rp, &err);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return run_log(run, "policy reload rejected, the previous policy stays: %s", err.message);
+        r = policy_validate(candidate, &facts, &rp, &err);
+        if (r < 0) {
+                policy_done(candidate);
+                if (r == -ENOMEM)
+                        return r;
+                r = run_log(run, "%s: %s", refused, err.message);
+                return r < 0 ? r : 1;
+        }
 
         /* VMs the new policy drops go first; the capacity changes before the
          * others' settings when it grows and after when it shrinks, so that
@@ -204,11 +223,98 @@ static int apply_reload(Run *run, const Policy *p) {
 
         resolved_policy_done(&run->resolved);
         run->resolved = rp;
-        run->policy = p;
+        policy_done(&run->policy);
+        run->policy = *candidate;
+        policy_init(candidate);
         return 0;
 
 fail:
         resolved_policy_done(&rp);
+        policy_done(candidate);
+        return r;
+}
+
+/* A reload: the policy file is replaced (even by an invalid one, as schedd's file is), the overrides stay. */
+static int apply_reload(Run *run, const Policy *files) {
+        Policy candidate;
+        int r;
+
+        run->layers.files = files;
+        policy_init(&candidate);
+        r = sim_layers_candidate(&run->layers, &candidate);
+        if (r < 0)
+                return r;
+        r = apply_candidate(run, &candidate, "policy reload rejected, the previous policy stays");
+        return r < 0 ? r : 0;
+}
+
+/* "set a share=3" for messages. */
+static char *command_line(const ScenarioEvent *e) {
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        if (!f)
+                return NULL;
+        fputs("schedctl", f);
+        for (size_t i = 0; i < e->argc; i++)
+                fprintf(f, " %s", e->argv[i]);
+        if (fclose(f) != 0) {
+                free(text);
+                return NULL;
+        }
+        return text;
+}
+
+static int apply_schedctl(Run *run, const ScenarioEvent *e) {
+        SimLayers next;
+        PolicyError err = {};
+        Policy candidate;
+        char *what;
+        int r;
+
+        if (e->verb == SCENARIO_SCHEDCTL_QUERY)
+                return 0; /* changes nothing; its output is a real kernel's */
+        what = command_line(e);
+        if (!what)
+                return -ENOMEM;
+        r = sim_layers_step(&run->layers, &run->policy, e, &next, &err);
+        if (r < 0) {
+                r = r == -ENOMEM ? r : run_log(run, "%s: refused: %s", what, err.message);
+                free(what);
+                return r;
+        }
+        policy_init(&candidate);
+        r = sim_layers_candidate(&next, &candidate);
+        if (r >= 0) {
+                char *refused = NULL;
+                r = asprintf(&refused, "%s: refused", what) < 0 ? -ENOMEM : 0;
+                if (r >= 0)
+                        r = apply_candidate(run, &candidate, refused);
+                else
+                        policy_done(&candidate);
+                free(refused);
+        }
+        free(what);
+        if (r != 0) { /* refused (1) or failed: the layers stay */
+                sim_layers_done(&next);
+                return r < 0 ? r : 0;
+        }
+        sim_layers_done(&run->layers);
+        run->layers = next;
+        return 0;
+}
+
+/* A load's processes move: its threads count for the destination from now on. */
+static int apply_move(Run *run, const ScenarioEvent *e) {
+        int to = scenario_vm_index(run->sc, e->vm), r;
+
+        if (to < 0 || e->load >= run->sc->n_load)
+                return -EINVAL; /* the parser checked both */
+        if (!simhost_cgroup_exists(&run->host, (size_t)to))
+                return run_log(run, "load[%zu]: cannot move into %s: it has no cgroup", e->load, e->vm);
+        r = run_log(run, "load[%zu]: moved from %s to %s", e->load, run->sc->vms[run->load_vm[e->load]], e->vm);
+        run->load_vm[e->load] = (size_t)to;
         return r;
 }
 
@@ -217,6 +323,10 @@ static int apply_event(Run *run, const ScenarioEvent *e) {
 
         if (e->kind == SCENARIO_EVENT_POLICY)
                 return apply_reload(run, &e->policy);
+        if (e->kind == SCENARIO_EVENT_SCHEDCTL)
+                return apply_schedctl(run, e);
+        if (e->kind == SCENARIO_EVENT_MOVE)
+                return apply_move(run, e);
 
         i = scenario_vm_index(run->sc, e->vm);
         if (i < 0)
@@ -253,6 +363,41 @@ static int write_refused(Run *run, size_t i, const char *file, unsigned long lon
                        strerror(-r));
 }
 
+/* The parents' cpu.weight from the VMs' (schedd/hierarchy.h); a parent no
+ * managed VM is below gets the kernel's default back. */
+static int parents_tick(Run *run) {
+        const Scenario *sc = run->sc;
+        HierarchyVm *hv;
+        HierarchyNode *nodes = NULL;
+        size_t n = 0;
+        int r;
+
+        if (run->n_parents == 0)
+                return 0;
+        hv = calloc(sc->n_vms, sizeof(*hv));
+        if (!hv)
+                return -ENOMEM;
+        for (size_t i = 0; i < sc->n_vms; i++) {
+                bool managed = run->vms[i].slot >= 0 && simhost_cgroup_exists(&run->host, i);
+
+                hv[i] = (HierarchyVm){
+                        .cgroup = run->cgroups[i],
+                        .managed = managed,
+                        .weight = managed ? run->host.cgroups[i].weight : 0,
+                        .idle_usec = run->vms[i].idle_usec,
+                };
+        }
+        r = hierarchy_compute(hv, sc->n_vms, &nodes, &n);
+        free(hv);
+        if (r < 0)
+                return r;
+        /* The same paths as at setup: the same nodes in the same order. */
+        for (size_t k = 0; k < n && k < run->n_parents; k++)
+                (void)simhost_set_weight(&run->host, sc->n_vms + k, nodes[k].weight ?: SIMHOST_WEIGHT_DEFAULT);
+        hierarchy_nodes_free(nodes, n);
+        return 0;
+}
+
 static int daemon_tick(Run *run) {
         const Scenario *sc = run->sc;
         size_t slots = sched_slots(run->sched);
@@ -270,13 +415,20 @@ static int daemon_tick(Run *run) {
         for (size_t i = 0; i < sc->n_vms; i++) {
                 RunVm *v = &run->vms[i];
                 SimCpuStat st;
+                uint64_t waited = v->last_waited_usec;
 
                 if (v->slot < 0 || simhost_read_stat(&run->host, i, &st) < 0)
                         continue;
+                (void)simhost_read_pressure(&run->host, i, &waited);
+                /* Held back: throttled, or its threads waited for a CPU (cpu.pressure), as schedd reads it. */
                 run->usage[v->slot] = (SchedUsage){
                         .used = st.usage_usec - v->last_usage_usec,
-                        .throttled = st.nr_throttled > v->last_nr_throttled,
+                        .throttled = st.nr_throttled > v->last_nr_throttled ||
+                                     sched_cpu_waited(waited - v->last_waited_usec, sc->tick_usec),
                 };
+                v->last_waited_usec = waited;
+                v->idle_usec = run->usage[v->slot].used > 0 || run->usage[v->slot].throttled ? 0
+                                                                                            : v->idle_usec + sc->tick_usec;
                 v->last_usage_usec = st.usage_usec;
                 v->last_nr_throttled = st.nr_throttled;
         }
@@ -306,7 +458,7 @@ static int daemon_tick(Run *run) {
                                 return r;
                 }
         }
-        return 0;
+        return parents_tick(run);
 }
 
 /* VM i's runnable threads at time t: the sum of its load entries then. */
@@ -330,11 +482,18 @@ static void measure_start(Run *run) {
         }
 }
 
-static void measure_end(Run *run) {
+static int measure_end(Run *run) {
         const Scenario *sc = run->sc;
         SimResult *res = run->result;
         double window_usec = (double)(sc->measure_to_usec - sc->measure_from_usec);
         double cpu_usec = window_usec * (double)sc->cpus_ucpu / (double)UNIT_UCPU_PER_CPU;
+        Policy in_force;
+
+        policy_init(&in_force);
+        if (policy_copy(&in_force, &run->policy) < 0)
+                return -ENOMEM;
+        policy_done(&res->policy);
+        res->policy = in_force;
 
         res->capacity = run->resolved.cpu_capacity;
         res->utilization = 0;
@@ -346,7 +505,7 @@ static void measure_end(Run *run) {
                 vm_totals(run, i, &usage, &nr);
                 *o = (SimVmResult){
                         .name = sc->vms[i],
-                        .policy = policy_find_vm(run->policy, sc->vms[i]),
+                        .policy = policy_find_vm(&res->policy, sc->vms[i]),
                         .managed = v->slot >= 0,
                         .usage_usec = usage - v->from_usage_usec,
                         .nr_throttled = nr - v->from_nr_throttled,
@@ -372,6 +531,7 @@ static void measure_end(Run *run) {
                         o->quota_usec = run->host.cgroups[i].quota_usec;
                 }
         }
+        return 0;
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -463,8 +623,11 @@ static int run_loop(Run *run) {
                                 return r;
                 }
 
-                if (t == sc->measure_to_usec)
-                        measure_end(run);
+                if (t == sc->measure_to_usec) {
+                        r = measure_end(run);
+                        if (r < 0)
+                                return r;
+                }
                 if (seg < res->n_segments && t == res->segments[seg].to_usec)
                         segment_end(run, &res->segments[seg++]);
 
@@ -493,10 +656,59 @@ static int run_loop(Run *run) {
 static bool starts_absent(const Scenario *sc, const char *vm) {
         for (size_t i = 0; i < sc->n_events; i++) {
                 const ScenarioEvent *e = &sc->events[i];
-                if (e->kind != SCENARIO_EVENT_POLICY && strcmp(e->vm, vm) == 0)
+                if (scenario_event_is_cgroup(e) && strcmp(e->vm, vm) == 0)
                         return e->kind == SCENARIO_EVENT_CGROUP_ADD;
         }
         return false;
+}
+
+/* The host's tree: each VM's cgroup as the initial policy places it (the
+ * VM's name if that policy does not name it), the cgroups above them made
+ * at once, after the VMs among the host's slots. */
+static int parents_setup(Run *run) {
+        const Scenario *sc = run->sc;
+        HierarchyVm *hv;
+        int r;
+
+        run->cgroups = calloc(sc->n_vms ?: 1, sizeof(*run->cgroups));
+        hv = calloc(sc->n_vms ?: 1, sizeof(*hv));
+        if (!run->cgroups || !hv) {
+                free(hv);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < sc->n_vms; i++) {
+                const ResolvedVm *rv = resolved_find(&run->resolved, sc->vms[i]);
+
+                run->cgroups[i] = strdup(rv ? rv->cgroup : sc->vms[i]);
+                if (!run->cgroups[i]) {
+                        free(hv);
+                        return -ENOMEM;
+                }
+                hv[i] = (HierarchyVm){.cgroup = run->cgroups[i]};
+        }
+        r = hierarchy_compute(hv, sc->n_vms, &run->parents, &run->n_parents);
+        free(hv);
+        if (r < 0)
+                return r;
+
+        r = simhost_init(&run->host, sc->cpus_ucpu, sc->n_vms + run->n_parents);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < sc->n_vms + run->n_parents; i++) {
+                const char *cgroup = i < sc->n_vms ? run->cgroups[i] : run->parents[i - sc->n_vms].cgroup;
+                int p = hierarchy_parent(run->parents, run->n_parents, cgroup);
+
+                r = simhost_set_parent(&run->host, i, p >= 0 ? sc->n_vms + (size_t)p : SIMHOST_NO_PARENT);
+                if (r < 0)
+                        return r;
+        }
+        /* Sorted by path: a parent before its children. */
+        for (size_t k = 0; k < run->n_parents; k++) {
+                r = simhost_cgroup_create(&run->host, sc->n_vms + k);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int run_setup(Run *run, PolicyError *err) {
@@ -507,13 +719,15 @@ static int run_setup(Run *run, PolicyError *err) {
         r = policy_validate(&sc->policy, &facts, &run->resolved, err);
         if (r < 0)
                 return r;
-        run->policy = &sc->policy;
+        r = policy_copy(&run->policy, &sc->policy);
+        if (r < 0)
+                return r;
 
         run->sched = sched_new(SCHED_MODE_WEIGHT, run->resolved.cpu_capacity);
         if (!run->sched)
                 return -ENOMEM;
 
-        r = simhost_init(&run->host, sc->cpus_ucpu, sc->n_vms);
+        r = parents_setup(run);
         if (r < 0)
                 return r;
 
@@ -562,6 +776,10 @@ int sim_run(const Scenario *sc, SimResult *ret, PolicyError *err) {
         Run run = {.sc = sc, .result = &res};
         int r;
 
+        policy_init(&res.policy);
+        policy_init(&run.policy);
+        sim_layers_init(&run.layers, &sc->policy);
+
         r = run_setup(&run, err);
         if (r >= 0)
                 r = run_loop(&run);
@@ -570,11 +788,17 @@ int sim_run(const Scenario *sc, SimResult *ret, PolicyError *err) {
 
         free(run.usage);
         free(run.load_vm);
+        for (size_t i = 0; run.cgroups && i < sc->n_vms; i++)
+                free(run.cgroups[i]);
+        free(run.cgroups);
+        hierarchy_nodes_free(run.parents, run.n_parents);
         free(run.vms);
         if (run.sched)
                 sched_free(run.sched);
         simhost_done(&run.host);
         resolved_policy_done(&run.resolved);
+        policy_done(&run.policy);
+        sim_layers_done(&run.layers);
         if (r < 0) {
                 sim_result_done(&res);
                 return r;
@@ -584,6 +808,7 @@ int sim_run(const Scenario *sc, SimResult *ret, PolicyError *err) {
 }
 
 void sim_result_done(SimResult *r) {
+        policy_done(&r->policy);
         free(r->vms);
         for (size_t i = 0; i < r->n_segments; i++)
                 free(r->segments[i].vms);

@@ -10,13 +10,17 @@
  * At each instant t, in steps of SIMHOST_STEP_USEC, in this order:
  *   1. every tick, the daemon: for each VM in the core, SchedUsage.used is
  *      cpu.stat usage_usec since its previous tick and .throttled whether
- *      nr_throttled rose; sched_tick(); then each decision is written:
+ *      nr_throttled rose or its threads waited for a CPU (cpu.pressure,
+ *      sched_cpu_waited()); sched_tick(); then each decision is written:
  *      cpu.weight = d->weight, cpu.max = sched_cpu_max_quota_usec() for the
- *      100 ms period (0: "max"), each only when it changes;
+ *      100 ms period (0: "max"), each only when it changes, and the
+ *      cpu.weight of the cgroups above the VMs as schedd/hierarchy.h says;
  *   2. the end of the measure window (and of a timeline segment) is taken;
  *   3. the scenario's events at t: a policy reload (validated; an invalid
  *      one is reported and the old policy kept, as a bad reload is), a
- *      cgroup appearing or vanishing.  The daemon acts on them at its next
+ *      cgroup appearing or vanishing, a schedctl set or reset (the layers
+ *      of layers.h; a refused one is reported), a load moving to another
+ *      VM (its threads count there from this step on).  The daemon acts on them at its next
  *      tick, as it would: until then a new cgroup runs with the kernel's
  *      defaults and a changed VM with what was last written;
  *   4. the start of the measure window (and of a segment) is taken;
@@ -27,7 +31,9 @@
  * resolved cpu_capacity; per VM the resolved cpu reserve, limit, burst and
  * share.  A VM is in the core while the policy names it and its cgroup
  * exists.  A VM that a reload drops while its cgroup stays is handed back
- * to the kernel's defaults (cpu.weight 100, cpu.max "max").
+ * to the kernel's defaults (cpu.weight 100, cpu.max "max").  The host's
+ * cgroup tree follows the VMs' cgroup paths in the initial policy (a VM it
+ * does not name: its name); the cgroups above them exist from the start.
  */
 
 #include <stdbool.h>
@@ -40,7 +46,7 @@
 
 typedef struct SimVmResult {
         const char *name;       /* points into the Scenario */
-        const VmPolicy *policy; /* as written, in the policy in force at the window's end; NULL if not named */
+        const VmPolicy *policy; /* as written, in SimResult.policy; NULL if not named */
         bool managed;           /* in the core at the window's end */
         /* over the measure window */
         uint64_t usage_usec;
@@ -81,6 +87,7 @@ typedef struct SimResult {
         uint64_t capacity; /* the core's capacity at the window's end, micro-CPUs */
         uint64_t measure_from_usec;
         uint64_t measure_to_usec;
+        Policy policy;      /* the policy in force at the window's end: files, override, runtime */
         double utilization; /* sum of the VMs' cpu_fraction */
         SimVmResult *vms;   /* in the Scenario's order of VMs */
         size_t n_vms;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "policy/keys.h"
 #include "policy/parse.h"
 #include "policy/units.h"
 #include "host.h"
@@ -331,9 +332,216 @@ static int vm_names_add(Scenario *sc, const Policy *p) {
         return 0;
 }
 
+/* The words of a schedctl step: a string split at blanks, or a list of words. */
+static int parse_words(const Ctx *c, const yaml_node_t *n, const char *key, ScenarioEvent *e) {
+        size_t cap = 0;
+
+        if (n->type == YAML_SEQUENCE_NODE) {
+                for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+                        yaml_node_t *w = yaml_document_get_node(c->doc, *i);
+                        int r = expect_type(c, w, key, YAML_SCALAR_NODE);
+                        if (r < 0)
+                                return r;
+                        if (!*scalar(w) || scalar(w)[strcspn(scalar(w), " \t\n")] != '\0')
+                                return fail(c, w, key, "a word is not empty and holds no blanks");
+                }
+                cap = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+        } else if (n->type == YAML_SCALAR_NODE) {
+                for (const char *s = scalar(n); *s;) {
+                        s += strspn(s, " \t\n");
+                        if (!*s)
+                                break;
+                        cap++;
+                        s += strcspn(s, " \t\n");
+                }
+        } else
+                return fail(c, n, key, "expected a command line (a string, or a list of words)");
+        if (cap == 0)
+                return fail(c, n, key, "an empty command");
+
+        e->argv = calloc(cap + 1, sizeof(*e->argv));
+        if (!e->argv)
+                return -ENOMEM;
+        if (n->type == YAML_SEQUENCE_NODE) {
+                for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+                        e->argv[e->argc] = strdup(scalar(yaml_document_get_node(c->doc, *i)));
+                        if (!e->argv[e->argc])
+                                return -ENOMEM;
+                        e->argc++;
+                }
+                return 0;
+        }
+        for (const char *s = scalar(n); *s;) {
+                size_t len;
+
+                s += strspn(s, " \t\n");
+                if (!*s)
+                        break;
+                len = strcspn(s, " \t\n");
+                e->argv[e->argc] = strndup(s, len);
+                if (!e->argv[e->argc])
+                        return -ENOMEM;
+                e->argc++;
+                s += len;
+        }
+        return 0;
+}
+
+/* The node an error about word i of a schedctl step points at: the word itself in a list, else the string. */
+static const yaml_node_t *word_node(const Ctx *c, const yaml_node_t *n, size_t i) {
+        if (n->type == YAML_SEQUENCE_NODE && i < (size_t)(n->data.sequence.items.top - n->data.sequence.items.start))
+                return yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+        return n;
+}
+
+static int add_key(ScenarioEvent *e, const char *key, size_t key_len, const char *value) {
+        char **keys = realloc(e->keys, (e->n_keys + 1) * sizeof(*keys));
+        if (!keys)
+                return -ENOMEM;
+        e->keys = keys;
+        char **values = realloc(e->values, (e->n_keys + 1) * sizeof(*values));
+        if (!values)
+                return -ENOMEM;
+        e->values = values;
+        e->keys[e->n_keys] = strndup(key, key_len);
+        e->values[e->n_keys] = value ? strdup(value) : NULL;
+        e->n_keys++;
+        if (!e->keys[e->n_keys - 1] || (value && !e->values[e->n_keys - 1]))
+                return -ENOMEM;
+        return 0;
+}
+
+/*
+ * A schedctl step: the verb, its VM and keys, each value checked by the policy
+ * parser (the very check `schedctl set` gets).  Whether the VM is one of the
+ * scenario's is checked once every policy is known (parse_events()).
+ */
+static int parse_schedctl(const Ctx *c, const yaml_node_t *n, const char *key, ScenarioEvent *e) {
+        const char *verb;
+        size_t first = 2; /* the first word after VERB VM */
+        int r;
+
+        r = parse_words(c, n, key, e);
+        if (r < 0)
+                return r;
+        verb = e->argv[0];
+        if (strcmp(verb, "set") == 0)
+                e->verb = SCENARIO_SCHEDCTL_SET;
+        else if (strcmp(verb, "reset") == 0)
+                e->verb = SCENARIO_SCHEDCTL_RESET;
+        else if (strcmp(verb, "list") == 0 || strcmp(verb, "status") == 0 || strcmp(verb, "get") == 0)
+                e->verb = SCENARIO_SCHEDCTL_QUERY;
+        else if (strcmp(verb, "move") == 0)
+                return fail(
+                        c, word_node(c, n, 0), key,
+                        "a scenario names no process IDs: move a load with { at: ..., move: { load: L, to: VM } }");
+        else {
+                SourceLoc loc = node_loc(c, word_node(c, n, 0));
+                return policy_error(c->err, -EINVAL, &loc, key,
+                                    "\"%s\" is not a verb a scenario runs (set, reset, list, status or get)", verb);
+        }
+
+        if (strcmp(verb, "list") == 0) {
+                if (e->argc > 1)
+                        return fail(c, word_node(c, n, 1), key, "list takes no arguments");
+                return 0;
+        }
+        if (e->argc < 2) {
+                if (strcmp(verb, "status") == 0)
+                        return 0;
+                SourceLoc loc = node_loc(c, n);
+                return policy_error(c->err, -EINVAL, &loc, key, "%s: missing VM", verb);
+        }
+        if (e->argv[1][0] == '-')
+                return fail(c, word_node(c, n, 1), key, "expected a VM before any option");
+        e->vm = strdup(e->argv[1]);
+        if (!e->vm)
+                return -ENOMEM;
+
+        if (e->verb == SCENARIO_SCHEDCTL_QUERY) {
+                size_t max = strcmp(verb, "get") == 0 ? 3 : 2;
+                if (e->argc > max)
+                        return fail(c, word_node(c, n, max), key,
+                                    max == 3 ? "get takes a VM and at most one key" : "status takes at most one VM");
+                return 0;
+        }
+
+        for (size_t i = first; i < e->argc; i++) {
+                const char *w = e->argv[i];
+                SourceLoc loc = node_loc(c, word_node(c, n, i));
+
+                if (strcmp(w, "--runtime") == 0 && e->verb == SCENARIO_SCHEDCTL_SET) {
+                        e->runtime = true;
+                        continue;
+                }
+                if (w[0] == '-')
+                        return policy_error(c->err, -EINVAL, &loc, key, "%s: unknown option \"%s\"", verb, w);
+                if (e->verb == SCENARIO_SCHEDCTL_SET) {
+                        const char *eq = strchr(w, '=');
+                        Policy scratch;
+                        PolicyError inner = {};
+
+                        if (!eq || eq == w)
+                                return policy_error(c->err, -EINVAL, &loc, key, "set: \"%s\" is not KEY=VALUE", w);
+                        r = add_key(e, w, (size_t)(eq - w), eq + 1);
+                        if (r < 0)
+                                return r;
+                        policy_init(&scratch);
+                        r = policy_set_key(&scratch, e->vm, e->keys[e->n_keys - 1], e->values[e->n_keys - 1],
+                                           c->sc->file, &inner);
+                        policy_done(&scratch);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                return policy_error(c->err, -EINVAL, &loc, key, "%s", inner.message);
+                } else {
+                        PolicyKey k;
+                        PolicyError inner = {};
+
+                        r = policy_key_parse(e->vm, w, &k, &inner);
+                        if (r < 0)
+                                return policy_error(c->err, -EINVAL, &loc, key, "%s", inner.message);
+                        r = add_key(e, w, strlen(w), NULL);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (e->verb == SCENARIO_SCHEDCTL_SET && e->n_keys == 0) {
+                SourceLoc loc = node_loc(c, n);
+                return policy_error(c->err, -EINVAL, &loc, key, "set: no KEY=VALUE given");
+        }
+        return 0;
+}
+
+/* A move's destination; its load is resolved once the loads are known (check_moves()). */
+static int parse_move(const Ctx *c, const yaml_node_t *n, const char *key, ScenarioEvent *e) {
+        static const char *const keys[] = {"load", "to", NULL};
+        char sub[SCENARIO_KEY_MAX];
+        yaml_node_t *v;
+        int r;
+
+        r = map_check(c, n, key, keys);
+        if (r < 0)
+                return r;
+        key_join(sub, key, "load");
+        v = map_get(c, n, "load");
+        if (!v)
+                return missing(c, n, sub);
+        r = expect_type(c, v, sub, YAML_SCALAR_NODE);
+        if (r < 0)
+                return r;
+        key_join(sub, key, "to");
+        v = map_get(c, n, "to");
+        if (!v)
+                return missing(c, n, sub);
+        return parse_name(c, v, sub, &e->vm);
+}
+
 static int parse_event(const Ctx *c, const yaml_node_t *n, size_t idx, ScenarioEvent *e) {
-        static const char *const keys[] = {"at", "policy", "policy_file", "cgroup_add", "cgroup_remove", NULL};
-        static const char *const actions[] = {"policy", "policy_file", "cgroup_add", "cgroup_remove"};
+        static const char *const keys[] = {"at",       "policy", "policy_file", "cgroup_add", "cgroup_remove",
+                                           "schedctl", "move",   NULL};
+        static const char *const actions[] = {"policy",        "policy_file", "cgroup_add",
+                                              "cgroup_remove", "schedctl",    "move"};
         char prefix[SCENARIO_KEY_MAX], key[SCENARIO_KEY_MAX];
         yaml_node_t *v, *action = NULL;
         const char *action_name = NULL;
@@ -362,19 +570,29 @@ static int parse_event(const Ctx *c, const yaml_node_t *n, size_t idx, ScenarioE
                 if (action) {
                         key_join(key, prefix, actions[i]);
                         return fail(c, map_key(c, n, actions[i]), key,
-                                    "an event does one thing: policy, policy_file, cgroup_add or cgroup_remove");
+                                    "an event does one thing: policy, policy_file, cgroup_add, cgroup_remove, "
+                                    "schedctl or move");
                 }
                 action = a;
                 action_name = actions[i];
         }
         if (!action)
-                return fail(c, n, prefix, "an event needs one of policy, policy_file, cgroup_add, cgroup_remove");
+                return fail(c, n, prefix,
+                            "an event needs one of policy, policy_file, cgroup_add, cgroup_remove, schedctl, move");
 
         key_join(key, prefix, action_name);
         if (strcmp(action_name, "cgroup_add") == 0 || strcmp(action_name, "cgroup_remove") == 0) {
                 e->kind = strcmp(action_name, "cgroup_add") == 0 ? SCENARIO_EVENT_CGROUP_ADD
                                                                  : SCENARIO_EVENT_CGROUP_REMOVE;
                 return parse_name(c, action, key, &e->vm);
+        }
+        if (strcmp(action_name, "schedctl") == 0) {
+                e->kind = SCENARIO_EVENT_SCHEDCTL;
+                return parse_schedctl(c, action, key, e);
+        }
+        if (strcmp(action_name, "move") == 0) {
+                e->kind = SCENARIO_EVENT_MOVE;
+                return parse_move(c, action, key, e);
         }
 
         e->kind = SCENARIO_EVENT_POLICY;
@@ -423,19 +641,121 @@ static int parse_events(const Ctx *c, const yaml_node_t *n) {
                 }
         }
 
-        /* Now that every policy's VMs are known, the cgroup events can be checked. */
+        /* Now that every policy's VMs are known, the VMs events name can be checked. */
         for (size_t i = 0; i < count; i++) {
                 ScenarioEvent *e = &sc->events[i];
                 yaml_node_t *item = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
-                const char *name = e->kind == SCENARIO_EVENT_CGROUP_ADD ? "cgroup_add" : "cgroup_remove";
+                const char *name = e->kind == SCENARIO_EVENT_CGROUP_ADD      ? "cgroup_add"
+                                   : e->kind == SCENARIO_EVENT_CGROUP_REMOVE ? "cgroup_remove"
+                                   : e->kind == SCENARIO_EVENT_SCHEDCTL      ? "schedctl"
+                                                                             : "move";
+                const yaml_node_t *at;
                 char key[SCENARIO_KEY_MAX];
 
-                if (e->kind == SCENARIO_EVENT_POLICY)
+                if (e->kind == SCENARIO_EVENT_POLICY || !e->vm)
                         continue;
                 snprintf(key, sizeof(key), "events[%zu].%s", i, name);
-                r = check_vm(c, map_get(c, item, name), key, e->vm);
+                at = map_get(c, item, name);
+                if (e->kind == SCENARIO_EVENT_MOVE) {
+                        at = map_get(c, at, "to");
+                        snprintf(key, sizeof(key), "events[%zu].move.to", i);
+                } else if (e->kind == SCENARIO_EVENT_SCHEDCTL)
+                        at = word_node(c, at, 1);
+                r = check_vm(c, at, key, e->vm);
                 if (r < 0)
                         return r;
+        }
+        return 0;
+}
+
+/* A VM with cgroup events: a move may neither leave nor enter it. */
+static bool vm_has_cgroup_events(const Scenario *sc, const char *vm) {
+        for (size_t i = 0; i < sc->n_events; i++)
+                if (scenario_event_is_cgroup(&sc->events[i]) && strcmp(sc->events[i].vm, vm) == 0)
+                        return true;
+        return false;
+}
+
+/* Each move's load, once the loads are known: see scenario.h for what a move needs. */
+static int check_moves(const Ctx *c, const yaml_node_t *events) {
+        Scenario *sc = c->sc;
+
+        for (size_t i = 0; i < sc->n_events; i++) {
+                ScenarioEvent *e = &sc->events[i];
+                yaml_node_t *item, *v;
+                char key[SCENARIO_KEY_MAX];
+                const char *from_vm;
+                const ScenarioLoad *l;
+                SourceLoc loc;
+                const char *s;
+                int from_idx;
+
+                if (e->kind != SCENARIO_EVENT_MOVE)
+                        continue;
+                item = yaml_document_get_node(c->doc, events->data.sequence.items.start[i]);
+                v = map_get(c, map_get(c, item, "move"), "load");
+                snprintf(key, sizeof(key), "events[%zu].move.load", i);
+                loc = node_loc(c, v);
+                s = scalar(v);
+                if (*s && s[strspn(s, "0123456789")] == '\0') {
+                        unsigned long long idx = strtoull(s, NULL, 10);
+                        if (idx >= sc->n_load)
+                                return policy_error(c->err, -EINVAL, &loc, key,
+                                                    "%s is not an index of load (%zu entries, from 0)", s, sc->n_load);
+                        e->load = (size_t)idx;
+                } else {
+                        size_t found = 0;
+
+                        for (size_t j = 0; j < sc->n_load; j++)
+                                if (strcmp(sc->load[j].vm, s) == 0) {
+                                        e->load = j;
+                                        found++;
+                                }
+                        if (found != 1)
+                                return policy_error(c->err, -EINVAL, &loc, key,
+                                                    "\"%s\" is neither an index of load nor a VM with one load entry "
+                                                    "(it has %zu)",
+                                                    s, found);
+                }
+
+                l = &sc->load[e->load];
+                if (l->kind != SCENARIO_LOAD_CPU || l->threads == 0)
+                        return fail(c, v, key, "only a load of busy threads has processes to move");
+                if (!(l->from_usec < e->at_usec && e->at_usec < l->to_usec)) {
+                        char a[UNIT_FORMAT_MAX], b[UNIT_FORMAT_MAX], t[UNIT_FORMAT_MAX];
+                        return policy_error(c->err, -EINVAL, &loc, key,
+                                            "the load runs from %s to %s, so it has nothing to move at %s",
+                                            unit_format_duration(l->from_usec, a, sizeof(a)),
+                                            unit_format_duration(l->to_usec, b, sizeof(b)),
+                                            unit_format_duration(e->at_usec, t, sizeof(t)));
+                }
+                from_idx = scenario_load_vm_at(sc, e->load, e->at_usec - 1);
+                if (from_idx < 0)
+                        return from_idx;
+                from_vm = sc->vms[from_idx];
+                if (strcmp(from_vm, e->vm) == 0) {
+                        loc = node_loc(c, map_get(c, map_get(c, item, "move"), "to"));
+                        return policy_error(c->err, -EINVAL, &loc, key, "the load is in %s already", e->vm);
+                }
+                if (vm_has_cgroup_events(sc, from_vm) || vm_has_cgroup_events(sc, e->vm)) {
+                        const char *which = vm_has_cgroup_events(sc, from_vm) ? from_vm : e->vm;
+                        return policy_error(c->err, -EINVAL, &loc, key,
+                                            "%s has cgroup events: a move needs both cgroups there all along", which);
+                }
+                for (size_t j = 0; j < sc->n_load; j++) {
+                        const ScenarioLoad *o = &sc->load[j];
+                        int o_idx;
+
+                        if (j == e->load || (o->kind == SCENARIO_LOAD_CPU && o->threads == 0) ||
+                            !(o->from_usec <= e->at_usec && e->at_usec <= o->to_usec))
+                                continue;
+                        o_idx = scenario_load_vm_at(sc, j, e->at_usec - 1);
+                        if (o_idx >= 0 && o_idx == from_idx)
+                                return policy_error(c->err, -EINVAL, &loc, key,
+                                                    "load[%zu] runs in %s too: a real kernel could not tell which "
+                                                    "processes to move",
+                                                    j, from_vm);
+                }
         }
         return 0;
 }
@@ -879,6 +1199,12 @@ static int parse_root(const Ctx *c, yaml_node_t *root) {
                 if (r < 0)
                         return r;
         }
+        v = map_get(c, root, "events");
+        if (v) {
+                r = check_moves(c, v);
+                if (r < 0)
+                        return r;
+        }
 
         v = map_get(c, root, "measure");
         if (v) {
@@ -1019,8 +1345,19 @@ void scenario_done(Scenario *s) {
         }
         free(s->load);
         for (size_t i = 0; i < s->n_events; i++) {
-                policy_done(&s->events[i].policy);
-                free(s->events[i].vm);
+                ScenarioEvent *e = &s->events[i];
+
+                policy_done(&e->policy);
+                free(e->vm);
+                for (size_t j = 0; j < e->argc; j++)
+                        free(e->argv[j]);
+                free(e->argv);
+                for (size_t j = 0; j < e->n_keys; j++) {
+                        free(e->keys[j]);
+                        free(e->values ? e->values[j] : NULL);
+                }
+                free(e->keys);
+                free(e->values);
         }
         free(s->events);
         for (size_t i = 0; i < s->expect.n_cpu_fraction; i++)
@@ -1048,10 +1385,23 @@ int scenario_vm_index(const Scenario *s, const char *name) {
         return -ENOENT;
 }
 
+bool scenario_event_is_cgroup(const ScenarioEvent *e) {
+        return e->kind == SCENARIO_EVENT_CGROUP_ADD || e->kind == SCENARIO_EVENT_CGROUP_REMOVE;
+}
+
+int scenario_load_vm_at(const Scenario *s, size_t load, uint64_t t_usec) {
+        const char *vm = s->load[load].vm;
+
+        for (size_t i = 0; i < s->n_events && s->events[i].at_usec <= t_usec; i++)
+                if (s->events[i].kind == SCENARIO_EVENT_MOVE && s->events[i].load == load)
+                        vm = s->events[i].vm;
+        return scenario_vm_index(s, vm);
+}
+
 bool scenario_vm_starts_present(const Scenario *s, const char *name) {
         for (size_t i = 0; i < s->n_events; i++) {
                 const ScenarioEvent *e = &s->events[i];
-                if (e->kind != SCENARIO_EVENT_POLICY && strcmp(e->vm, name) == 0)
+                if (scenario_event_is_cgroup(e) && strcmp(e->vm, name) == 0)
                         return e->kind != SCENARIO_EVENT_CGROUP_ADD;
         }
         return true;

@@ -17,6 +17,8 @@
  *     - { at: 5s, policy: { vms: { ... } } }   # a reload; or policy_file: PATH
  *     - { at: 3s, cgroup_add: late }
  *     - { at: 6s, cgroup_remove: gone }
+ *     - { at: 5s, schedctl: "set web share=3 limit=60%" }   # or a list of words
+ *     - { at: 7s, move: { load: 0, to: db } }   # load: an index of `load`, or a VM with one load
  *   measure: { from: 3s, to: 10s }  # optional, the whole run by default
  *   expect:                         # optional, for `schedsim --check`
  *     tolerance: 0.02
@@ -42,6 +44,25 @@
  *
  * A VM whose first cgroup event is `cgroup_add` starts without its cgroup;
  * every other VM's cgroup exists from the start.
+ *
+ * Control steps (what an administrator does with schedctl while the load runs):
+ *
+ *   schedctl: "VERB ARGS..."  the words of a schedctl command line, split at blanks
+ *                             (a list of words is the same).  Verbs: `set VM KEY=VALUE...
+ *                             [--runtime]` and `reset VM [KEY...]` change the policy as
+ *                             schedd does (keys of policy/keys.h, each value checked
+ *                             here by the policy parser); `list`, `status [VM]` and
+ *                             `get VM [KEY]` change nothing (their output is for the
+ *                             real kernel's log).  A set or reset that the policy then
+ *                             in force refuses is reported, as schedd refuses it.
+ *   move: { load: L, to: VM } the processes of load entry L move into VM's cgroup
+ *                             (`schedctl move PID VM` on a real kernel): its threads
+ *                             count for VM from then on.  L is the load's index (from
+ *                             0) or the name of a VM with exactly one load entry.  The
+ *                             load runs then (from < at < to) with busy threads; no
+ *                             other load runs in the VM it leaves, so that a real
+ *                             kernel can tell its processes; neither VM has cgroup
+ *                             events.
  *
  * Policies are parsed here (an inline policy with a syntax error is an error
  * of the scenario); they are validated when the run applies them, as the
@@ -84,13 +105,31 @@ typedef enum ScenarioEventKind {
         SCENARIO_EVENT_POLICY,        /* the policy is replaced (a reload) */
         SCENARIO_EVENT_CGROUP_ADD,    /* the VM's cgroup appears */
         SCENARIO_EVENT_CGROUP_REMOVE, /* the VM's cgroup vanishes */
+        SCENARIO_EVENT_SCHEDCTL,      /* a schedctl command */
+        SCENARIO_EVENT_MOVE,          /* a load's processes move to another VM */
 } ScenarioEventKind;
+
+typedef enum ScenarioSchedctlVerb {
+        SCENARIO_SCHEDCTL_SET,   /* set VM KEY=VALUE... [--runtime] */
+        SCENARIO_SCHEDCTL_RESET, /* reset VM [KEY...] */
+        SCENARIO_SCHEDCTL_QUERY, /* list, status, get: changes nothing */
+} ScenarioSchedctlVerb;
 
 typedef struct ScenarioEvent {
         ScenarioEventKind kind;
         uint64_t at_usec;
         Policy policy; /* SCENARIO_EVENT_POLICY */
-        char *vm;      /* SCENARIO_EVENT_CGROUP_* */
+        char *vm;      /* SCENARIO_EVENT_CGROUP_*; the VM set or reset; a move's destination */
+        /* SCENARIO_EVENT_SCHEDCTL */
+        char **argv; /* the command's words, the verb first; NULL-terminated */
+        size_t argc;
+        ScenarioSchedctlVerb verb;
+        bool runtime;  /* set --runtime */
+        char **keys;   /* set: the keys; reset: the keys named (none: every key of the VM) */
+        char **values; /* set: the values, as keys */
+        size_t n_keys;
+        /* SCENARIO_EVENT_MOVE */
+        size_t load; /* index into Scenario.load */
         SourceLoc loc;
 } ScenarioEvent;
 
@@ -171,6 +210,13 @@ void scenario_done(Scenario *s);
 
 /* Index of a VM in s->vms, or -ENOENT. */
 int scenario_vm_index(const Scenario *s, const char *name);
+
+/* Whether the event makes a cgroup appear or vanish. */
+bool scenario_event_is_cgroup(const ScenarioEvent *e);
+
+/* The VM (an index of s->vms) load entry `load` runs in from time t on: its own, or the
+ * destination of its last move at or before t.  -ENOENT if a name is unknown. */
+int scenario_load_vm_at(const Scenario *s, size_t load, uint64_t t_usec);
 
 /* Whether the VM's cgroup exists at the start (its first cgroup event is not a cgroup_add). */
 bool scenario_vm_starts_present(const Scenario *s, const char *name);

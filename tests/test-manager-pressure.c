@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * The daemon reading cpu.pressure on a fake cgroup tree: a VM whose
+ * threads waited for a CPU wants more, whatever its use shows; a cgroup
+ * without the file (PSI off) is judged by its use alone.
+ */
+
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fake-tree.h"
+#include "schedd/config.h"
+#include "schedd/log.h"
+#include "schedd/manager.h"
+
+static char dir[PATH_MAX];
+static char tree[PATH_MAX];
+static char state[PATH_MAX];
+static char stats[PATH_MAX * 2];
+static Config config;
+
+static const char policy[] = "host:\n"
+                             "  cpus: 2\n"
+                             "vms:\n"
+                             "  waits: { cpu: { share: 1 } }\n"
+                             "  calm: { cpu: { share: 1 } }\n"
+                             "  nopsi: { cpu: { share: 1 } }\n";
+
+static void setup(void) {
+        char text[PATH_MAX * 4];
+        ConfigError err;
+
+        fake_mkdtemp(dir, sizeof(dir), "/tmp/test-manager-pressure");
+        fake_mkdtemp(tree, sizeof(tree), "/tmp/test-manager-pressure-cgroup");
+        fake_mkdtemp(state, sizeof(state), "/tmp/test-manager-pressure-state");
+        fake_root(tree);
+        fake_vm(tree, "waits");
+        fake_vm(tree, "calm");
+        fake_vm(tree, "nopsi");
+        fake_put(tree, "waits/cpu.pressure",
+                 "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+                 "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+        fake_put(tree, "calm/cpu.pressure",
+                 "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+                 "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+        fake_put(dir, "policy.yaml", policy);
+        snprintf(stats, sizeof(stats), "%s/stats", dir);
+        snprintf(text, sizeof(text),
+                 "[schedd]\n"
+                 "policy = %s/policy.yaml\n"
+                 "override_dir =\n"
+                 "cgroup_root = %s\n"
+                 "tick = 1ms\n"
+                 "state_dir = %s\n"
+                 "[metrics]\n"
+                 "listen =\n",
+                 dir, tree, state);
+        cr_assert_eq(config_parse_string(text, "test.conf", &config, &err), 0, "%s", err.message);
+        log_set_max_level(LOG_WARNING);
+}
+
+static void teardown(void) {
+        config_done(&config);
+        fake_rm_rf(dir, NULL);
+        fake_rm_rf(tree, NULL);
+        fake_rm_rf(state, NULL);
+}
+
+TestSuite(manager_pressure, .init = setup, .fini = teardown);
+
+static char lines[3][1024]; /* the stats lines of the three VMs after the last hooked tick */
+
+static void copy_line(const char *vm, char *buf, size_t size) {
+        char prefix[64];
+        const char *text = fake_get(dir, "stats"), *p;
+
+        cr_assert_not_null(text);
+        snprintf(prefix, sizeof(prefix), "vm %s ", vm);
+        p = strstr(text, prefix);
+        cr_assert_not_null(p, "no line for %s", vm);
+        snprintf(buf, size, "%.*s", (int)strcspn(p, "\n"), p);
+}
+
+/* Every tick: every VM uses the same little CPU; "waits" also waited a whole second for a CPU. */
+static void hook(uint64_t ticks, void *userdata) {
+        char text[256];
+
+        (void)userdata;
+        snprintf(text, sizeof(text), "usage_usec %" PRIu64 "\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n",
+                 1000 + ticks * 10);
+        fake_put(tree, "waits/cpu.stat", text);
+        fake_put(tree, "calm/cpu.stat", text);
+        fake_put(tree, "nopsi/cpu.stat", text);
+        snprintf(text, sizeof(text), "some avg10=90.00 avg60=0.00 avg300=0.00 total=%" PRIu64 "\n",
+                 (ticks + 1) * 1000000);
+        fake_put(tree, "waits/cpu.pressure", text);
+        copy_line("waits", lines[0], sizeof(lines[0]));
+        copy_line("calm", lines[1], sizeof(lines[1]));
+        copy_line("nopsi", lines[2], sizeof(lines[2]));
+}
+
+Test(manager_pressure, waiting_means_wanting_more) {
+        ManagerOptions o = {.max_ticks = 6, .stats_file = stats, .after_tick = hook};
+        Manager *m;
+
+        cr_assert_eq(manager_new(&config, &o, &m), 0);
+        cr_assert_eq(manager_start(m), 0);
+        cr_assert_eq(manager_run(m), 0);
+        manager_free(m);
+
+        /* The same little use each; only the one that waited wants more. */
+        cr_assert(strstr(lines[0], " throttled=1 "), "%s", lines[0]);
+        cr_assert(strstr(lines[0], " wants_more=1 "), "%s", lines[0]);
+        cr_assert(strstr(lines[1], " throttled=0 "), "%s", lines[1]);
+        cr_assert(strstr(lines[1], " wants_more=0 "), "%s", lines[1]);
+        cr_assert(strstr(lines[2], " throttled=0 "), "%s", lines[2]);
+        cr_assert(strstr(lines[2], " wants_more=0 "), "%s", lines[2]);
+}
