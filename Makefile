@@ -105,7 +105,6 @@ check: deps
 	$(MAKE) check-net-guest
 	$(MAKE) check-vm
 	$(MAKE) check-vm-metrics
-	$(MAKE) check-vm-control
 
 check-unit: $(TESTS)
 	@tests/run-unit $(TESTS)
@@ -237,7 +236,7 @@ clean:
 #                         Debian's kernel under QEMU
 # make check-vm-metrics   the metrics of a bursting VM there (part of make check)
 # make check-vm-control   `schedctl set` and `move` steps there, schedd and schedctl
-#                         on a private bus in the guest (part of make check)
+#                         on a private bus in the guest (in make check through check-vm)
 # make check-vm           every scenario of tests/scenarios there, the worked
 #                         examples among them (part of make check)
 # make bench-vm           the daemon's own cost in the guest

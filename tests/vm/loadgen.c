@@ -745,6 +745,9 @@ static pid_t loadgen_spawn_exec(const LoadgenLine *l, uint64_t start_usec, uint6
         /* Bounded like every load: until the plan's end and the grace after it.  An alarm
          * survives exec, so it bounds the command itself. */
         alarm((unsigned)(left_usec / USEC_PER_SEC) + LOADGEN_GRACE_SEC);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL); /* the command gets the usual signals */
         if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
                 _exit(127);
         execl("/bin/sh", "sh", "-c", l->command, (char *)NULL);
@@ -886,6 +889,12 @@ int main(int argc, char **argv) {
         bool failed = false;
         int opt;
 
+        /* SIGUSR1 is blocked from the first instruction on (its default action would kill
+         * us): one sent early waits for sigtimedwait() under -w, and is ignored without. */
+        sigemptyset(&go_set);
+        sigaddset(&go_set, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &go_set, NULL);
+
         while ((opt = getopt(argc, argv, "r:c:e:hw")) >= 0)
                 switch (opt) {
                         case 'r':
@@ -938,12 +947,6 @@ int main(int argc, char **argv) {
                         run.end_usec = l->to_usec;
         }
         alarm(LOADGEN_GO_WAIT_SEC + (unsigned)(run.end_usec / USEC_PER_SEC) + 2 * LOADGEN_GRACE_SEC);
-        if (arg_wait_go) {
-                /* Blocked from now on, so that a signal sent early waits for sigtimedwait(). */
-                sigemptyset(&go_set);
-                sigaddset(&go_set, SIGUSR1);
-                sigprocmask(SIG_BLOCK, &go_set, NULL);
-        }
 
         /* The loads' children first, each in its cgroup where it may be; the plan's clock
          * starts when all are ready, and they learn its start through a pipe (one write of
