@@ -329,9 +329,14 @@ static void estimate_demand(SchedVmState *v, const SchedUsage *u, double dt_sec,
          * tick shows no use and no new throttling event in that tick. */
         if (u->throttled)
                 v->throttled_until_usec = now_usec + THROTTLE_MEMORY_USEC;
+        /* A tick that used all it was allowed counts the same way: lumpy
+         * accounting makes a saturated VM's use flicker below the line for a
+         * tick or two, and reading each of those as "wants only what it used"
+         * would move its weight back and forth every few ticks. */
+        if (used_rate > 0 && used_rate >= SATURATION * allowed)
+                v->throttled_until_usec = now_usec + THROTTLE_MEMORY_USEC;
 
         v->decision.wants_more = now_usec < v->throttled_until_usec ||
-                                 (used_rate > 0 && used_rate >= SATURATION * allowed) ||
                                  (v->avg_used > 0 && v->avg_used >= SATURATION * v->avg_allowed);
         v->demand = v->decision.wants_more ? INFINITY : fmax(used_rate, v->avg_used);
 }

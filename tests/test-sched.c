@@ -541,3 +541,37 @@ Test(sched, a_full_bucket_fills_and_drains_together) {
         cr_assert_eq(sched_bucket(s, a)->tokens, 500000);
         sched_free(s);
 }
+
+Test(sched, flickering_saturation_keeps_weight_still) {
+        /* Two busy VMs of share 1 on 2 CPUs.  A's measured use flickers: a
+         * tick of all it was allowed, then a tick of 70 % of it (lumpy
+         * accounting), over and over.  A saturated VM stays "wanting more"
+         * through such dips, so its weight does not swing with each. */
+        Sched *s = sched_new(SCHED_MODE_WEIGHT, (uint64_t)(2 * CPU));
+        SchedParams p = { .limit = (uint64_t)(2 * CPU), .share = 1 };
+        uint64_t now = 1000000;
+        cr_assert_eq(sched_tick(s, now, NULL), 0);
+        int a = sched_add(s, &p), b = sched_add(s, &p);
+        cr_assert_geq(a, 0);
+        cr_assert_geq(b, 0);
+
+        unsigned changes = 0, last_weight = 0;
+        for (int t = 0; t < 300; t++) {
+                SchedUsage u[2] = { 0 };
+                u[a].used = t % 2 == 0 ? TICK_USEC : TICK_USEC * 7 / 10;
+                u[b].used = TICK_USEC;
+                now += TICK_USEC;
+                cr_assert_eq(sched_tick(s, now, u), 0);
+                /* Moves the daemon would write: more than its 3 % deadband. */
+                unsigned w = sched_decision(s, a)->weight;
+                if (t >= 100 && fabs((double)w - last_weight) > 0.03 * last_weight)
+                        changes++;
+                if (t < 100 || fabs((double)w - last_weight) > 0.03 * last_weight)
+                        last_weight = w;
+        }
+        /* The weights still lean against each VM's lag now and then; before
+         * saturation was remembered, the weight swung every tick (200). */
+        cr_assert_leq(changes, 20, "A's weight moved by more than 3 %% %u times in 2 s of steady flicker", changes);
+        cr_assert(sched_decision(s, a)->wants_more);
+        sched_free(s);
+}
