@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "schedd/config.h"
+
 /* A temp directory; `prefix` names it ("/tmp/test-x" -> "/tmp/test-x-XXXXXX"). */
 static inline void fake_mkdtemp(char *buf, size_t size, const char *prefix) {
         snprintf(buf, size, "%s-XXXXXX", prefix);
@@ -107,4 +109,24 @@ static inline void fake_vm(const char *dir, const char *rel) {
                 snprintf(p, sizeof(p), "%s/%s", rel, files[i][0]);
                 fake_put(dir, p, files[i][1]);
         }
+}
+
+/* The daemon's configuration over a fake tree: the policy DIR/policy.yaml, no
+ * override directory, cgroup root TREE, state in STATE, a 1 ms tick, no
+ * metrics endpoint.  Fails the test if it does not parse. */
+static inline void fake_config(Config *config, const char *dir, const char *tree, const char *state) {
+        ConfigError err;
+        char text[4 * PATH_MAX];
+
+        snprintf(text, sizeof(text),
+                 "[schedd]\n"
+                 "policy = %s/policy.yaml\n"
+                 "override_dir =\n"
+                 "cgroup_root = %s\n"
+                 "tick = 1ms\n"
+                 "state_dir = %s\n"
+                 "[metrics]\n"
+                 "listen =\n",
+                 dir, tree, state);
+        cr_assert_eq(config_parse_string(text, "test.conf", config, &err), 0, "%s", err.message);
 }

@@ -36,8 +36,6 @@ static const char policy_web_only[] = "host:\n"
                                       "  web: { cgroup: machine.slice/web.scope, cpu: { share: 3 } }\n";
 
 static void setup(void) {
-        char text[PATH_MAX * 4];
-        ConfigError err;
 
         fake_mkdtemp(dir, sizeof(dir), "/tmp/test-manager-hierarchy");
         fake_mkdtemp(tree, sizeof(tree), "/tmp/test-manager-hierarchy-cgroup");
@@ -53,17 +51,7 @@ static void setup(void) {
         fake_put(dir, "policy.yaml", policy_nested);
         snprintf(stats, sizeof(stats), "%s/stats", dir);
 
-        snprintf(text, sizeof(text),
-                 "[schedd]\n"
-                 "policy = %s/policy.yaml\n"
-                 "override_dir =\n"
-                 "cgroup_root = %s\n"
-                 "tick = 1ms\n"
-                 "state_dir = %s\n"
-                 "[metrics]\n"
-                 "listen =\n",
-                 dir, tree, state);
-        cr_assert_eq(config_parse_string(text, "test.conf", &config, &err), 0, "%s", err.message);
+        fake_config(&config, dir, tree, state);
         log_set_max_level(LOG_WARNING);
 }
 

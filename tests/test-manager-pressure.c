@@ -30,8 +30,6 @@ static const char policy[] = "host:\n"
                              "  nopsi: { cpu: { share: 1 } }\n";
 
 static void setup(void) {
-        char text[PATH_MAX * 4];
-        ConfigError err;
 
         fake_mkdtemp(dir, sizeof(dir), "/tmp/test-manager-pressure");
         fake_mkdtemp(tree, sizeof(tree), "/tmp/test-manager-pressure-cgroup");
@@ -48,17 +46,7 @@ static void setup(void) {
                  "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
         fake_put(dir, "policy.yaml", policy);
         snprintf(stats, sizeof(stats), "%s/stats", dir);
-        snprintf(text, sizeof(text),
-                 "[schedd]\n"
-                 "policy = %s/policy.yaml\n"
-                 "override_dir =\n"
-                 "cgroup_root = %s\n"
-                 "tick = 1ms\n"
-                 "state_dir = %s\n"
-                 "[metrics]\n"
-                 "listen =\n",
-                 dir, tree, state);
-        cr_assert_eq(config_parse_string(text, "test.conf", &config, &err), 0, "%s", err.message);
+        fake_config(&config, dir, tree, state);
         log_set_max_level(LOG_WARNING);
 }
 

@@ -49,8 +49,6 @@ static void write_policy(const char *text) {
 }
 
 static void setup(void) {
-        char text[PATH_MAX * 4];
-        ConfigError err;
 
         fake_mkdtemp(dir, sizeof(dir), "/tmp/test-manager");
         fake_mkdtemp(tree, sizeof(tree), "/tmp/test-manager-cgroup");
@@ -65,17 +63,7 @@ static void setup(void) {
         snprintf(stats, sizeof(stats), "%s/stats", dir);
         snprintf(block, sizeof(block), "%s/block", dir);
 
-        snprintf(text, sizeof(text),
-                 "[schedd]\n"
-                 "policy = %s/policy.yaml\n"
-                 "override_dir =\n"
-                 "cgroup_root = %s\n"
-                 "tick = 1ms\n"
-                 "state_dir = %s\n"
-                 "[metrics]\n"
-                 "listen =\n",
-                 dir, tree, state);
-        cr_assert_eq(config_parse_string(text, "test.conf", &config, &err), 0, "%s", err.message);
+        fake_config(&config, dir, tree, state);
         log_set_max_level(LOG_WARNING);
 }
 
