@@ -40,6 +40,13 @@
  * the hysteresis that keeps a VM at the edge from flapping every tick. */
 #define TOKENS_MIN_DIVISOR 4
 
+/* A bucket with less than this fraction of its size left counts as dry.  A
+ * burst is allowed no more above the entitlement than its tokens pay for in
+ * one more tick, and the kernel delivers a little less than it is allowed,
+ * so the tokens shrink by a factor each tick and would never reach zero:
+ * the VM would stay released, a trace of tokens left, for ever. */
+#define TOKENS_DRY_DIVISOR 32
+
 /* How long a VM counts as wanting more after enforcement last held it
  * back: one cpu.max period (the kernel's default 100 ms), the longest a
  * VM at its ceiling can sit throttled without a new throttling event. */
@@ -372,7 +379,8 @@ static void account_bucket(Sched *s, int slot, const SchedUsage *u, uint64_t dt_
         BucketResult r = bucket_consume(&v->bucket, u->used, NULL);
         bucket_resize(&v->bucket, size);
 
-        if (!v->decision.held && (r == BUCKET_OVERCONSUMED || v->bucket.tokens == 0)) {
+        if (!v->decision.held && (r == BUCKET_OVERCONSUMED || v->bucket.tokens * TOKENS_DRY_DIVISOR < size ||
+                                  v->bucket.tokens == 0)) {
                 v->decision.held = true;
                 v->transitions++;
         } else if (v->decision.held && v->bucket.tokens >= sched_tokens_min(s, slot))

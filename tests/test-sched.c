@@ -272,6 +272,28 @@ Test(sched, burst_after_idle_then_settles) {
         }
 }
 
+Test(sched, burst_runs_dry_on_a_host_that_delivers_less) {
+        /* The host context takes 3 % of the CPUs, so a bursting VM gets a
+         * little less than it was allocated each tick.  Its allocation
+         * above its entitlement is capped to what its tokens pay for in one
+         * more tick, so the tokens shrink by a factor each tick and never
+         * quite reach zero: the bucket must still count as dry and the VM
+         * be held, as semantics.md says. */
+        Env e;
+        env_init(&e, SCHED_MODE_WEIGHT, 2 * CPU);
+        e.deliver = 0.97;
+        int a = env_add(&e, 0, 0, 1, 0.3 * CPU, 0);
+        env_add(&e, 0, 0, 1, 0, 2 * CPU);
+        env_run(&e, 3, false);
+        cr_assert(!sched_decision(e.s, e.slot[a])->held);
+        e.demand[a] = 2 * CPU;
+        env_run(&e, 3, false);
+        cr_assert(sched_decision(e.s, e.slot[a])->held, "still released with %llu tokens left",
+                  (unsigned long long)sched_bucket(e.s, e.slot[a])->tokens);
+        cr_assert_eq(sched_transitions(e.s, e.slot[a]), 1);
+        env_done(&e);
+}
+
 Test(sched, never_idle_never_bursts) {
         for (size_t m = 0; m < 2; m++) {
                 Env e;
