@@ -80,6 +80,9 @@ $(BUILD)/schedctl: $(SCHEDCTL_OBJ) $(BUILD)/libcore.a
 $(BUILD)/bench-core: $(OBJ)/tools/bench-core.o $(BUILD)/libcore.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+$(BUILD)/bench-tick-floor: $(OBJ)/tools/bench-tick-floor.o
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -MMD -MP -c $< -o $@
@@ -116,7 +119,7 @@ check-asan:
 check-scenarios: $(BUILD)/schedsim
 	@tests/run-scenarios $(BUILD)/schedsim tests/scenarios
 
-bench: $(BUILD)/bench-core $(BUILD)/schedd
+bench: $(BUILD)/bench-core $(BUILD)/schedd $(BUILD)/bench-tick-floor
 	$(BUILD)/bench-core
 	tools/bench-daemon
 	$(MAKE) bench-bus
@@ -274,5 +277,5 @@ check-vm: $(BUILD)/schedd $(BUILD)/schedsim $(BUILD)/schedctl
 	@tests/vm/run-all --tick $(VM_TICK); rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "check-vm: SKIP: no guest can run here"; rc=0; fi; exit $$rc
 
-bench-vm: $(BUILD)/schedd
+bench-vm: $(BUILD)/schedd $(BUILD)/bench-tick-floor
 	@tests/vm/bench-daemon

@@ -8,6 +8,22 @@
 #include "alloc.h"
 #include "sched.h"
 
+/* min_d(), max_d() and round_i64() without a call into libm each: this runs for
+ * every VM every tick, and the calls were a quarter of the core's time.  No
+ * value here is a NaN; the rounded ones are rates and weights, well inside
+ * int64_t, and never negative. */
+static inline double min_d(double a, double b) {
+        return b < a ? b : a;
+}
+
+static inline double max_d(double a, double b) {
+        return b > a ? b : a;
+}
+
+static inline int64_t round_i64(double x) {
+        return x < 0 ? -(int64_t)(0.5 - x) : (int64_t)(x + 0.5);
+}
+
 /* A VM that used at least this fraction of the rate it was allowed is taken
  * to want more: measured use of a saturated VM falls a little short of its
  * rate (tick jitter, the kernel's own granularity), so the test cannot be
@@ -309,7 +325,7 @@ static void compute_static(Sched *s) {
                 SchedVmState *v = &s->vms[i];
                 double ceil = v->used ? ceiling_of(&v->params) : 0;
                 s->items[i] = (AllocItem){
-                        .floor = v->used ? fmin((double)v->params.reserve, ceil) : 0,
+                        .floor = v->used ? min_d((double)v->params.reserve, ceil) : 0,
                         .cap = ceil,
                         .weight = v->used ? v->params.share : 0,
                 };
@@ -325,7 +341,7 @@ static void compute_static(Sched *s) {
  * ran were allowed more than the capacity in all. */
 static void estimate_demand(SchedVmState *v, const SchedUsage *u, double dt_sec, double allowed, uint64_t now_usec) {
         double used_rate = (double)u->used / dt_sec;
-        double window_usec = fmax(USE_AVERAGE_USEC, USE_AVERAGE_TICKS * dt_sec * USEC_PER_SEC);
+        double window_usec = max_d(USE_AVERAGE_USEC, USE_AVERAGE_TICKS * dt_sec * USEC_PER_SEC);
         double alpha = dt_sec * USEC_PER_SEC / (window_usec + dt_sec * USEC_PER_SEC);
 
         v->avg_used += alpha * (used_rate - v->avg_used);
@@ -345,7 +361,7 @@ static void estimate_demand(SchedVmState *v, const SchedUsage *u, double dt_sec,
 
         v->decision.wants_more = now_usec < v->throttled_until_usec ||
                                  (v->avg_used > 0 && v->avg_used >= SATURATION * v->avg_allowed);
-        v->demand = v->decision.wants_more ? INFINITY : fmax(used_rate, v->avg_used);
+        v->demand = v->decision.wants_more ? INFINITY : max_d(used_rate, v->avg_used);
 }
 
 /* Refill at the entitlement that held during the tick, drain by use, and
@@ -412,9 +428,9 @@ static void allocate(Sched *s, double dt_sec) {
                         s->items[i] = (AllocItem){ 0 };
                         continue;
                 }
-                double want = fmin(v->demand, ceiling_of(&v->params));
+                double want = min_d(v->demand, ceiling_of(&v->params));
                 s->items[i] = (AllocItem){
-                        .floor = fmin(want, (double)v->params.reserve),
+                        .floor = min_d(want, (double)v->params.reserve),
                         .cap = want,
                         .weight = v->params.share,
                 };
@@ -427,8 +443,8 @@ static void allocate(Sched *s, double dt_sec) {
                         continue;
                 double ceil = ceiling_of(&v->params);
                 SchedDecision *d = &v->decision;
-                d->allocation = (uint64_t)llround(s->x[i]);
-                d->entitlement = (uint64_t)llround(fmin(fmax(s->x[i], v->static_ent), ceil));
+                d->allocation = (uint64_t)round_i64(s->x[i]);
+                d->entitlement = (uint64_t)round_i64(min_d(max_d(s->x[i], v->static_ent), ceil));
                 d->ceiling = (uint64_t)ceil;
                 d->bursting = !d->held && bucket_enabled(&v->bucket) && v->bucket.tokens > 0 && d->wants_more &&
                               s->x[i] < ceil;
@@ -438,7 +454,7 @@ static void allocate(Sched *s, double dt_sec) {
                  * bursting VM's allocation rises with it; refilling at
                  * that would let a burst pay for itself and never end. */
                 if (d->bursting)
-                        d->entitlement = (uint64_t)llround(fmin(v->static_ent, ceil));
+                        d->entitlement = (uint64_t)round_i64(min_d(v->static_ent, ceil));
                 any_burst = any_burst || d->bursting;
         }
 
@@ -454,19 +470,19 @@ static void allocate(Sched *s, double dt_sec) {
                         if (!v->used)
                                 continue;
                         if (v->decision.bursting)
-                                s->items[i].cap = fmin(ceiling_of(&v->params),
+                                s->items[i].cap = min_d(ceiling_of(&v->params),
                                                        s->x[i] + (double)v->bucket.tokens / dt_sec);
                         else
                                 others_floor += s->items[i].floor +
-                                                (1 - BURST_TAKE_FRACTION) * fmax(s->x[i] - s->items[i].floor, 0);
+                                                (1 - BURST_TAKE_FRACTION) * max_d(s->x[i] - s->items[i].floor, 0);
                 }
-                fill_subset(s, true, fmax(cap - others_floor, 0));
+                fill_subset(s, true, max_d(cap - others_floor, 0));
                 for (size_t i = 0; i < n; i++)
                         if (s->vms[i].used && s->vms[i].decision.bursting) {
                                 s->x[i] = s->x2[i];
                                 burst_sum += s->x2[i];
                         }
-                fill_subset(s, false, fmax(cap - burst_sum, 0));
+                fill_subset(s, false, max_d(cap - burst_sum, 0));
                 for (size_t i = 0; i < n; i++)
                         if (s->vms[i].used && !s->vms[i].decision.bursting)
                                 s->x[i] = s->x2[i];
@@ -479,16 +495,16 @@ static void allocate(Sched *s, double dt_sec) {
                 if (!v->used)
                         continue;
                 double ceil = ceiling_of(&v->params);
-                double floor_rate = fmax((double)v->params.reserve, MIN_RATE_FRACTION * cap);
+                double floor_rate = max_d((double)v->params.reserve, MIN_RATE_FRACTION * cap);
                 /* A VM that does not use all it may is allowed its static
                  * entitlement: it does not use it, so nobody loses, and if
                  * it wakes up it has its part at once instead of a tick
                  * later (the kernel gives a cgroup no more than it uses,
                  * whatever its weight). */
                 if (!v->decision.wants_more)
-                        floor_rate = fmax(floor_rate, fmax(v->static_ent, v->demand * (1 + DEMAND_HEADROOM)));
-                floor_rate = fmin(ceil, floor_rate);
-                v->decision.rate = (uint64_t)llround(fmax(s->x[i], floor_rate));
+                        floor_rate = max_d(floor_rate, max_d(v->static_ent, v->demand * (1 + DEMAND_HEADROOM)));
+                floor_rate = min_d(ceil, floor_rate);
+                v->decision.rate = (uint64_t)round_i64(max_d(s->x[i], floor_rate));
         }
 
         /* Weights proportional to the rates, on a fixed scale (the whole
@@ -504,11 +520,11 @@ static void allocate(Sched *s, double dt_sec) {
                 double rate = (double)v->decision.rate;
                 if (s->mode == SCHED_MODE_WEIGHT && v->decision.wants_more && !v->decision.bursting && rate > 0) {
                         double f = 1 - v->lag / (rate * LAG_PAYBACK_SEC);
-                        rate = fmax(rate * fmin(fmax(f, LAG_FACTOR_MIN), LAG_FACTOR_MAX),
-                                    fmin((double)v->params.reserve, rate));
+                        rate = max_d(rate * min_d(max_d(f, LAG_FACTOR_MIN), LAG_FACTOR_MAX),
+                                    min_d((double)v->params.reserve, rate));
                 }
-                double w = cap > 0 ? round(rate * WEIGHT_MAX / cap) : WEIGHT_MIN;
-                uint32_t nw = (uint32_t)fmin(fmax(w, WEIGHT_MIN), WEIGHT_MAX);
+                double w = cap > 0 ? (double)round_i64(rate * WEIGHT_MAX / cap) : WEIGHT_MIN;
+                uint32_t nw = (uint32_t)min_d(max_d(w, WEIGHT_MIN), WEIGHT_MAX);
                 uint32_t ow = v->decision.weight;
                 uint32_t diff = nw > ow ? nw - ow : ow - nw;
                 if (ow == 0 || (uint64_t)diff * WEIGHT_DEADBAND_DIVISOR > ow)
@@ -521,7 +537,7 @@ static void allocate(Sched *s, double dt_sec) {
  * got by the weights in force during the tick; what one got beyond its part
  * adds to its lag, what it got short subtracts.  Others have none. */
 static void track_lag(Sched *s, const SchedUsage *usage, double dt_sec) {
-        double keep = fmax(0, 1 - dt_sec / LAG_DECAY_SEC), got = 0, weights = 0;
+        double keep = max_d(0, 1 - dt_sec / LAG_DECAY_SEC), got = 0, weights = 0;
 
         for (size_t i = 0; i < s->n_slots; i++) {
                 const SchedVmState *v = &s->vms[i];
@@ -588,7 +604,7 @@ int sched_tick(Sched *s, uint64_t now_usec, const SchedUsage *usage) {
                 }
                 double allowed = (double)v->decision.rate;
                 if (s->mode == SCHED_MODE_WEIGHT && active > 0)
-                        allowed = fmin(allowed, (double)s->capacity * v->decision.weight / active);
+                        allowed = min_d(allowed, (double)s->capacity * v->decision.weight / active);
                 else if (active_rate > (double)s->capacity)
                         allowed = allowed * (double)s->capacity / active_rate;
                 estimate_demand(v, &usage[i], dt_sec, allowed, now_usec);
