@@ -341,6 +341,12 @@ static uint64_t counter_delta(uint64_t now, uint64_t before) {
  * weight for a few ticks, and its use alone would read as wanting less,
  * handing its part to the others.  Without PSI the file is missing, and
  * use alone has to do.
+ *
+ * An idle VM (read only every IDLE_POLL_USEC, and still without use) is
+ * not waiting for a CPU: a runnable thread gets some CPU time within a
+ * tick whatever its weight, or shows a throttle.  Its cpu.pressure is not
+ * read, which halves what polling the idle VMs costs; the first read after
+ * it wakes only takes a new baseline.
  */
 static void vm_read_pressure(Manager *m, ManagerVm *v) {
         const char *text;
@@ -379,8 +385,8 @@ void manager_read_cpu(Manager *m) {
                 v->cpu_used_usec = 0;
                 v->cpu_throttled = false;
                 uint64_t every = m->tick_usec > 0 ? IDLE_POLL_USEC / m->tick_usec : 1;
-                if (every > 1 && (uint64_t)v->idle_ticks * m->tick_usec >= IDLE_AFTER_USEC &&
-                    (m->ticks + i) % every != 0) {
+                bool polled = every > 1 && (uint64_t)v->idle_ticks * m->tick_usec >= IDLE_AFTER_USEC;
+                if (polled && (m->ticks + i) % every != 0) {
                         v->idle_ticks++;
                         continue;
                 }
@@ -396,7 +402,10 @@ void manager_read_cpu(Manager *m) {
                         v->cpu_used_usec = counter_delta(st.usage_usec, v->last_cpu.usage_usec);
                         v->cpu_throttled = st.nr_throttled > v->last_cpu.nr_throttled;
                 }
-                vm_read_pressure(m, v);
+                if (!polled || v->cpu_used_usec > 0 || v->cpu_throttled)
+                        vm_read_pressure(m, v);
+                else
+                        v->have_last_waited = false;
                 v->idle_ticks = v->cpu_used_usec > 0 || v->cpu_throttled ? 0 : v->idle_ticks + 1;
                 v->last_cpu = st;
                 v->have_last_cpu = true;

@@ -107,3 +107,44 @@ Test(manager_pressure, waiting_means_wanting_more) {
         cr_assert(strstr(lines[2], " throttled=0 "), "%s", lines[2]);
         cr_assert(strstr(lines[2], " wants_more=0 "), "%s", lines[2]);
 }
+
+/* "calm" sleeps for its first 300 ticks (1 ms each): after 100 it is an idle VM,
+ * read once every 100 ticks.  From tick 150 its cpu.pressure moves although it
+ * uses nothing (no kernel would show that; here it tells whether the file was
+ * read).  From tick 300 it runs and the pressure stands still.  An idle VM's
+ * pressure is not read, and the first read after it wakes is a new baseline,
+ * not a delta over its whole sleep: it never counts as held back. */
+#define SLEEP_TICKS 300
+#define PRESSURE_FROM_TICK 150
+static unsigned calm_throttled_ticks;
+static unsigned calm_read_after_waking;
+
+static void sleeper_hook(uint64_t ticks, void *userdata) {
+        char text[256], line[1024];
+
+        (void)userdata;
+        snprintf(text, sizeof(text), "usage_usec %" PRIu64 "\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n",
+                 ticks < SLEEP_TICKS ? 5000 : 5000 + (ticks - SLEEP_TICKS + 1) * 10);
+        fake_put(tree, "calm/cpu.stat", text);
+        snprintf(text, sizeof(text), "some avg10=90.00 avg60=0.00 avg300=0.00 total=%" PRIu64 "\n",
+                 ticks < PRESSURE_FROM_TICK ? 0 : ((ticks < SLEEP_TICKS ? ticks : SLEEP_TICKS) - PRESSURE_FROM_TICK + 1) * 1000000);
+        fake_put(tree, "calm/cpu.pressure", text);
+        copy_line("calm", line, sizeof(line));
+        if (strstr(line, " throttled=1 "))
+                calm_throttled_ticks++;
+        if (ticks > SLEEP_TICKS && !strstr(line, " cpu_used_usec=0 "))
+                calm_read_after_waking++;
+}
+
+Test(manager_pressure, an_idle_vm_is_not_held_back_by_stale_pressure) {
+        ManagerOptions o = {.max_ticks = SLEEP_TICKS + 150, .stats_file = stats, .after_tick = sleeper_hook};
+        Manager *m;
+
+        cr_assert_eq(manager_new(&config, &o, &m), 0);
+        cr_assert_eq(manager_start(m), 0);
+        cr_assert_eq(manager_run(m), 0);
+        manager_free(m);
+
+        cr_assert_gt(calm_read_after_waking, 0, "the VM's waking was never read");
+        cr_assert_eq(calm_throttled_ticks, 0, "an idle VM counted as held back in %u ticks", calm_throttled_ticks);
+}
