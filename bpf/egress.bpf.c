@@ -72,6 +72,10 @@
 /* Settings, fixed at load: pacing (the interfaces have fq), or dropping. */
 const volatile bool pace = false;
 
+/* Bumped by the loader after each change of vm_cgroups: cached socket
+ * classifications from an older generation are redone. */
+volatile __u64 generation = 0;
+
 struct {
         __uint(type, BPF_MAP_TYPE_HASH);
         __uint(max_entries, EGRESS_MAX_VMS);
@@ -154,14 +158,15 @@ static __always_inline void flow_charge(EgressFlow *flow, __u64 flow_start, __u6
         flow->next_nsec = min_u64(flow_start + (cost << EGRESS_LIGHT_SHIFT), now + EGRESS_LIGHT_MEMORY_NSEC);
 }
 
-/* Holds the packet to the rate of context `slot`, whose entry is `vm`.
- * `flow` is the packet's flow (its socket's), or NULL: then, with `by_hash`,
- * its flow is found by the packet's hash, only where it matters (the context
- * is at its rate); without, the packet counts as light. */
-static __always_inline int enforce_vm(struct __sk_buff *skb, __u32 slot, EgressVm *vm, EgressFlow *flow,
-                                      bool by_hash, bool may_delay) {
+/* Holds the packet to context `slot`'s rate.  `flow` is the packet's flow
+ * (its socket's), or NULL: then, with `by_hash`, its flow is found by the
+ * packet's hash, only where it matters (the context is at its rate);
+ * without, the packet counts as light. */
+static __always_inline int enforce(struct __sk_buff *skb, __u32 slot, EgressFlow *flow, bool by_hash,
+                                   bool may_delay) {
+        EgressVm *vm = bpf_map_lookup_elem(&vm_config, &slot);
         EgressStats *st = bpf_map_lookup_elem(&stats, &slot);
-        if (!st)
+        if (!vm || !st)
                 return TC_ACT_UNSPEC;
         EgressVmConfig *cfg = &vm->config;
 
@@ -252,14 +257,6 @@ drop:
         return TC_ACT_SHOT;
 }
 
-static __always_inline int enforce(struct __sk_buff *skb, __u32 slot, EgressFlow *flow, bool by_hash,
-                                   bool may_delay) {
-        EgressVm *vm = bpf_map_lookup_elem(&vm_config, &slot);
-        if (!vm)
-                return TC_ACT_UNSPEC;
-        return enforce_vm(skb, slot, vm, flow, by_hash, may_delay);
-}
-
 SEC("tc")
 int egress_uplink(struct __sk_buff *skb) {
         struct bpf_sock *sk = skb->sk;
@@ -289,28 +286,15 @@ int egress_uplink(struct __sk_buff *skb) {
         EgressSock *s = bpf_sk_storage_get(&socks, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
         if (!s)
                 return enforce(skb, classify_cgroup(skb), NULL, false, true);
-        /* The cached slot's line says whether the cache is current (see
-         * EgressVmConfig.generation); the count is read before classifying,
-         * so that a classification that raced with a change of the table is
-         * redone at the next packet. */
+        __u64 gen = generation;
+        if (s->generation != gen) {
+                s->slot = classify_cgroup(skb);
+                s->generation = gen;
+        }
         slot = s->slot;
         if (slot > EGRESS_HOST_SLOT)
                 slot = EGRESS_HOST_SLOT;
-        EgressVm *vm = bpf_map_lookup_elem(&vm_config, &slot);
-        if (!vm)
-                return TC_ACT_UNSPEC;
-        __u32 gen = *(volatile __u32 *)&vm->config.generation;
-        if (s->generation != gen) {
-                slot = classify_cgroup(skb);
-                s->slot = slot;
-                s->generation = gen;
-                if (slot > EGRESS_HOST_SLOT)
-                        slot = EGRESS_HOST_SLOT;
-                vm = bpf_map_lookup_elem(&vm_config, &slot);
-                if (!vm)
-                        return TC_ACT_UNSPEC;
-        }
-        return enforce_vm(skb, slot, vm, &s->flow, false, true);
+        return enforce(skb, slot, &s->flow, false, true);
 }
 
 SEC("tc")

@@ -50,12 +50,7 @@ typedef struct EgressVmConfig {
         __u64 horizon_nsec;       /* pacing: how far ahead a heavy packet may be scheduled (0: dropping) */
         __u64 light_horizon_nsec; /* how far into debt light packets may take the context */
         __u32 flags;
-        /* Not a setting: the loader's copies keep it 0; in the map it is the
-         * loader's count of changes of the VM table, the same in every slot
-         * and never 0 (a socket's fresh storage is).  A socket classified
-         * under another count is classified again.  It lives in each slot's
-         * line, which the packet reads anyway, not in a line of its own. */
-        __u32 generation;
+        __u32 pad;
 } EgressVmConfig;
 
 /* The program's clock runs this far ahead of CLOCK_MONOTONIC, so that "now
@@ -91,8 +86,9 @@ typedef struct EgressFlow {
 /* Per socket (socket-local storage): its classification, cached until the
  * loader changes the VM table, and its own flow timeline. */
 typedef struct EgressSock {
-        __u32 generation; /* EgressVmConfig.generation this was classified under (0: never) */
+        __u64 generation; /* the program's `generation` this was classified under */
         __u32 slot;
+        __u32 pad;
         EgressFlow flow;
 } EgressSock;
 

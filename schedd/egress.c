@@ -78,7 +78,6 @@ struct Egress {
         EgressStats *percpu; /* n_cpus entries, for reading and resetting counters */
         EgressVm *entries;   /* the program's vm_config map, memory-mapped (EGRESS_SLOTS entries) */
         size_t entries_size; /* bytes mapped */
-        uint32_t generation; /* the count in every entry (EgressVmConfig.generation) */
         EgressVmSlot vms[EGRESS_SLOTS];
 };
 
@@ -394,14 +393,9 @@ static int vm_write_config(Egress *e, uint32_t slot, const EgressVmConfig *c) {
         return 0;
 }
 
-/* Sockets classified before now are classified again: a new count in every
- * slot's entry (never 0, what a socket's fresh storage holds), written after
- * the change of vm_cgroups it announces. */
+/* Sockets classified before now are classified again. */
 static void generation_bump(Egress *e) {
-        if (++e->generation == 0)
-                e->generation = 1;
-        for (uint32_t slot = 0; slot < EGRESS_SLOTS; slot++)
-                __atomic_store_n(&e->entries[slot].config.generation, e->generation, __ATOMIC_RELEASE);
+        e->skel->bss->generation++;
 }
 
 /* ---- the API ---- */
