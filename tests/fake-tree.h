@@ -111,6 +111,26 @@ static inline void fake_vm(const char *dir, const char *rel) {
         }
 }
 
+/* The three directories of a daemon test, each PATH_MAX long: DIR for the
+ * policy and what the test keeps, TREE a fake cgroup root, STATE the state
+ * directory, named after PREFIX. */
+static inline void fake_dirs_make(char *dir, char *tree, char *state, const char *prefix) {
+        char p[PATH_MAX / 2]; /* room left for fake_mkdtemp()'s suffix */
+
+        fake_mkdtemp(dir, PATH_MAX, prefix);
+        snprintf(p, sizeof(p), "%s-cgroup", prefix);
+        fake_mkdtemp(tree, PATH_MAX, p);
+        snprintf(p, sizeof(p), "%s-state", prefix);
+        fake_mkdtemp(state, PATH_MAX, p);
+        fake_root(tree);
+}
+
+static inline void fake_dirs_remove(const char *dir, const char *tree, const char *state) {
+        fake_rm_rf(dir, NULL);
+        fake_rm_rf(tree, NULL);
+        fake_rm_rf(state, NULL);
+}
+
 /* The daemon's configuration over a fake tree: the policy DIR/policy.yaml, no
  * override directory, cgroup root TREE, state in STATE, a 1 ms tick, no
  * metrics endpoint.  Fails the test if it does not parse. */

@@ -58,10 +58,7 @@ static void start(bool with_override_dir) {
 }
 
 static void setup(void) {
-        fake_mkdtemp(dir, sizeof(dir), "/tmp/test-control");
-        fake_mkdtemp(tree, sizeof(tree), "/tmp/test-control-cgroup");
-        fake_mkdtemp(state, sizeof(state), "/tmp/test-control-state");
-        fake_root(tree);
+        fake_dirs_make(dir, tree, state, "/tmp/test-control");
         fake_vm(tree, "web");
         fake_vm(tree, "db");
         fake_put(dir, "policy.yaml", policy);
@@ -73,9 +70,7 @@ static void setup(void) {
 static void teardown(void) {
         manager_free(m);
         config_done(&config);
-        fake_rm_rf(dir, NULL);
-        fake_rm_rf(tree, NULL);
-        fake_rm_rf(state, NULL);
+        fake_dirs_remove(dir, tree, state);
 }
 
 TestSuite(control, .init = setup, .fini = teardown);

@@ -37,10 +37,7 @@ static const char policy_web_only[] = "host:\n"
 
 static void setup(void) {
 
-        fake_mkdtemp(dir, sizeof(dir), "/tmp/test-manager-hierarchy");
-        fake_mkdtemp(tree, sizeof(tree), "/tmp/test-manager-hierarchy-cgroup");
-        fake_mkdtemp(state, sizeof(state), "/tmp/test-manager-hierarchy-state");
-        fake_root(tree);
+        fake_dirs_make(dir, tree, state, "/tmp/test-manager-hierarchy");
         /* Parents look like any cgroup with the controllers on. */
         fake_vm(tree, "machine.slice");
         fake_vm(tree, "machine.slice/web.scope");
@@ -57,9 +54,7 @@ static void setup(void) {
 
 static void teardown(void) {
         config_done(&config);
-        fake_rm_rf(dir, NULL);
-        fake_rm_rf(tree, NULL);
-        fake_rm_rf(state, NULL);
+        fake_dirs_remove(dir, tree, state);
 }
 
 TestSuite(manager_hierarchy, .init = setup, .fini = teardown);

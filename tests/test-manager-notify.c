@@ -43,10 +43,7 @@ static size_t n_messages;
 static void setup(void) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
-        fake_mkdtemp(dir, sizeof(dir), "/tmp/test-manager-notify");
-        fake_mkdtemp(tree, sizeof(tree), "/tmp/test-manager-notify-cgroup");
-        fake_mkdtemp(state, sizeof(state), "/tmp/test-manager-notify-state");
-        fake_root(tree);
+        fake_dirs_make(dir, tree, state, "/tmp/test-manager-notify");
         fake_vm(tree, "web");
         fake_put(dir, "policy.yaml", "host:\n  cpus: 2\nvms:\n  web: { cpu: { share: 1 } }\n");
         fake_config(&config, dir, tree, state);
@@ -66,9 +63,7 @@ static void teardown(void) {
         if (sock >= 0)
                 close(sock);
         config_done(&config);
-        fake_rm_rf(dir, NULL);
-        fake_rm_rf(tree, NULL);
-        fake_rm_rf(state, NULL);
+        fake_dirs_remove(dir, tree, state);
 }
 
 TestSuite(manager_notify, .init = setup, .fini = teardown);

@@ -31,10 +31,7 @@ static const char policy[] = "host:\n"
 
 static void setup(void) {
 
-        fake_mkdtemp(dir, sizeof(dir), "/tmp/test-manager-pressure");
-        fake_mkdtemp(tree, sizeof(tree), "/tmp/test-manager-pressure-cgroup");
-        fake_mkdtemp(state, sizeof(state), "/tmp/test-manager-pressure-state");
-        fake_root(tree);
+        fake_dirs_make(dir, tree, state, "/tmp/test-manager-pressure");
         fake_vm(tree, "waits");
         fake_vm(tree, "calm");
         fake_vm(tree, "nopsi");
@@ -52,9 +49,7 @@ static void setup(void) {
 
 static void teardown(void) {
         config_done(&config);
-        fake_rm_rf(dir, NULL);
-        fake_rm_rf(tree, NULL);
-        fake_rm_rf(state, NULL);
+        fake_dirs_remove(dir, tree, state);
 }
 
 TestSuite(manager_pressure, .init = setup, .fini = teardown);

@@ -50,10 +50,7 @@ static void write_policy(const char *text) {
 
 static void setup(void) {
 
-        fake_mkdtemp(dir, sizeof(dir), "/tmp/test-manager");
-        fake_mkdtemp(tree, sizeof(tree), "/tmp/test-manager-cgroup");
-        fake_mkdtemp(state, sizeof(state), "/tmp/test-manager-state");
-        fake_root(tree);
+        fake_dirs_make(dir, tree, state, "/tmp/test-manager");
         fake_vm(tree, "web");
         fake_vm(tree, "db");
         fake_mkdir(dir, "block");
@@ -69,9 +66,7 @@ static void setup(void) {
 
 static void teardown(void) {
         config_done(&config);
-        fake_rm_rf(dir, NULL);
-        fake_rm_rf(tree, NULL);
-        fake_rm_rf(state, NULL);
+        fake_dirs_remove(dir, tree, state);
 }
 
 TestSuite(manager, .init = setup, .fini = teardown);

@@ -577,10 +577,7 @@ Test(metrics, counters_never_go_back) {
         ConfigError err;
         ManagerOptions o = {.max_ticks = 60, .after_tick = after_tick, .userdata = &w};
 
-        fake_mkdtemp(dir, sizeof(dir), "/tmp/test-metrics");
-        fake_mkdtemp(tree, sizeof(tree), "/tmp/test-metrics-cgroup");
-        fake_mkdtemp(state, sizeof(state), "/tmp/test-metrics-state");
-        fake_root(tree);
+        fake_dirs_make(dir, tree, state, "/tmp/test-metrics");
         fake_vm(tree, "web");
         fake_vm(tree, "db");
         fake_mkdir(dir, "block");
@@ -619,7 +616,5 @@ Test(metrics, counters_never_go_back) {
         free(w.previous);
         manager_free(w.m);
         config_done(&config);
-        fake_rm_rf(dir, NULL);
-        fake_rm_rf(tree, NULL);
-        fake_rm_rf(state, NULL);
+        fake_dirs_remove(dir, tree, state);
 }
