@@ -153,6 +153,15 @@ static int missing(const Ctx *c, const yaml_node_t *map, const char *key) {
         return fail(c, map, key, "required key missing");
 }
 
+/* The value of the required key `name` of a checked mapping in *ret, its full
+ * key (`prefix`.`name`) in `ret_key` (SCENARIO_KEY_MAX); reported missing if absent. */
+static int map_require(const Ctx *c, const yaml_node_t *n, const char *prefix, const char *name, char *ret_key,
+                       yaml_node_t **ret) {
+        key_join(ret_key, prefix, name);
+        *ret = map_get(c, n, name);
+        return *ret ? 0 : missing(c, n, ret_key);
+}
+
 /* A duration that is a whole number of simulation steps. */
 static int parse_duration(const Ctx *c, const yaml_node_t *n, const char *key, uint64_t *ret_usec) {
         char buf[UNIT_FORMAT_MAX];
@@ -249,6 +258,7 @@ static int check_vm(const Ctx *c, const yaml_node_t *n, const char *key, const c
 
 static int parse_host(const Ctx *c, const yaml_node_t *n) {
         static const char *const keys[] = {"cpus", NULL};
+        char key[SCENARIO_KEY_MAX];
         yaml_node_t *v;
         SourceLoc loc;
         uint64_t ucpu;
@@ -257,18 +267,18 @@ static int parse_host(const Ctx *c, const yaml_node_t *n) {
         r = map_check(c, n, "host", keys);
         if (r < 0)
                 return r;
-        v = map_get(c, n, "cpus");
-        if (!v)
-                return missing(c, n, "host.cpus");
-        r = expect_type(c, v, "host.cpus", YAML_SCALAR_NODE);
+        r = map_require(c, n, "host", "cpus", key, &v);
+        if (r < 0)
+                return r;
+        r = expect_type(c, v, key, YAML_SCALAR_NODE);
         if (r < 0)
                 return r;
         loc = node_loc(c, v);
         r = unit_parse_cpus(scalar(v), &ucpu);
         if (r < 0)
-                return policy_error(c->err, -EINVAL, &loc, "host.cpus", "\"%s\" %s", scalar(v), unit_strerror(r));
+                return policy_error(c->err, -EINVAL, &loc, key, "\"%s\" %s", scalar(v), unit_strerror(r));
         if (ucpu == 0 || ucpu > SIMHOST_CPUS_MAX_UCPU)
-                return policy_error(c->err, -EINVAL, &loc, "host.cpus", "%s is outside 1m..%llu", scalar(v),
+                return policy_error(c->err, -EINVAL, &loc, key, "%s is outside 1m..%llu", scalar(v),
                                     SIMHOST_CPUS_MAX_UCPU / UNIT_UCPU_PER_CPU);
         c->sc->cpus_ucpu = ucpu;
         return 0;
@@ -523,17 +533,13 @@ static int parse_move(const Ctx *c, const yaml_node_t *n, const char *key, Scena
         r = map_check(c, n, key, keys);
         if (r < 0)
                 return r;
-        key_join(sub, key, "load");
-        v = map_get(c, n, "load");
-        if (!v)
-                return missing(c, n, sub);
-        r = expect_type(c, v, sub, YAML_SCALAR_NODE);
+        r = map_require(c, n, key, "load", sub, &v);
+        if (r >= 0)
+                r = expect_type(c, v, sub, YAML_SCALAR_NODE);
+        if (r >= 0)
+                r = map_require(c, n, key, "to", sub, &v);
         if (r < 0)
                 return r;
-        key_join(sub, key, "to");
-        v = map_get(c, n, "to");
-        if (!v)
-                return missing(c, n, sub);
         return parse_name(c, v, sub, &e->vm);
 }
 
@@ -555,10 +561,9 @@ static int parse_event(const Ctx *c, const yaml_node_t *n, size_t idx, ScenarioE
                 return r;
         e->loc = node_loc(c, n);
 
-        v = map_get(c, n, "at");
-        key_join(key, prefix, "at");
-        if (!v)
-                return missing(c, n, key);
+        r = map_require(c, n, prefix, "at", key, &v);
+        if (r < 0)
+                return r;
         r = parse_time(c, v, key, &e->at_usec);
         if (r < 0)
                 return r;
@@ -831,10 +836,9 @@ static int parse_load(const Ctx *c, const yaml_node_t *n) {
                         return r;
                 l->loc = node_loc(c, item);
 
-                v = map_get(c, item, "vm");
-                key_join(key, prefix, "vm");
-                if (!v)
-                        return missing(c, item, key);
+                r = map_require(c, item, prefix, "vm", key, &v);
+                if (r < 0)
+                        return r;
                 r = parse_name(c, v, key, &l->vm);
                 if (r < 0)
                         return r;
@@ -860,10 +864,9 @@ static int parse_load(const Ctx *c, const yaml_node_t *n) {
                                                     "\"%s\" is not a device of any policy's host.devices", l->device);
                         }
                 } else {
-                        v = map_get(c, item, "threads");
-                        key_join(key, prefix, "threads");
-                        if (!v)
-                                return missing(c, item, key);
+                        r = map_require(c, item, prefix, "threads", key, &v);
+                        if (r < 0)
+                                return r;
                         r = parse_number(c, v, key, 0, SCENARIO_THREADS_MAX, &threads);
                         if (r < 0)
                                 return r;
