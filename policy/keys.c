@@ -466,15 +466,8 @@ bool policy_vm_is_empty(const VmPolicy *vm) {
 }
 
 static void vm_drop_io(VmPolicy *vm, VmIoDevice *d) {
-        size_t i = (size_t)(d - vm->io);
-
-        free(d->name);
-        memmove(&vm->io[i], &vm->io[i + 1], (vm->n_io - i - 1) * sizeof(VmIoDevice));
-        vm->n_io--;
-        if (vm->n_io == 0) {
-                free(vm->io);
-                vm->io = NULL;
-        }
+        /* -ENOMEM only drops the index (lookups go linear): the device is gone either way. */
+        (void)vm_remove_io(vm, d->name);
 }
 
 int policy_unset_key(Policy *p, const char *vm, const PolicyKey *k) {

@@ -89,6 +89,9 @@ typedef struct VmPolicy {
         SourceLoc net_interface_loc;
         Amount mem_reserve;
         Amount mem_limit;
+        /* An index of io by device name, as Policy.vm_index; kept by vm_add_io() and vm_remove_io(). */
+        size_t *io_index;
+        size_t io_index_cap;
 } VmPolicy;
 
 typedef struct HostDevice {
@@ -110,6 +113,11 @@ typedef struct HostPolicy {
         size_t n_devices;
         HostInterface *interfaces;
         size_t n_interfaces;
+        /* Indexes by name, as Policy.vm_index; kept by the add functions below. */
+        size_t *device_index;
+        size_t device_index_cap;
+        size_t *interface_index;
+        size_t interface_index_cap;
 } HostPolicy;
 
 typedef struct Policy {
@@ -136,6 +144,7 @@ VmPolicy *policy_add_vm(Policy *p, const char *name);
 int policy_remove_vm(Policy *p, const char *name); /* 0, or -ENOENT */
 VmIoDevice *vm_find_io(const VmPolicy *vm, const char *device);
 VmIoDevice *vm_add_io(VmPolicy *vm, const char *device);
+int vm_remove_io(VmPolicy *vm, const char *device); /* 0, -ENOENT or -ENOMEM (then removed, index dropped) */
 HostDevice *policy_find_device(const Policy *p, const char *name);
 HostDevice *policy_add_device(Policy *p, const char *name);
 HostInterface *policy_find_interface(const Policy *p, const char *name);

@@ -75,6 +75,7 @@
 
 #include "parse.h"
 #include "units.h"
+#include "validate.h"
 
 /* Longest VM, device or interface name: room for any name seen in practice,
  * short enough to sit in a cgroup path component and a log line. */
@@ -88,6 +89,34 @@
  * enough that pointing the parser at a huge or endless file fails fast. */
 #define POLICY_FILE_MAX_BYTES (16U * 1024U * 1024U)
 
+/*
+ * Bounded work for any input (the bus's ValidatePolicy takes text from any
+ * caller, and the daemon parses at start and at every reload):
+ *
+ * Nesting: the deepest policy key (vms.VM.io.DEV.wbps.reserve) sits in six
+ * nested mappings.  libyaml's scanner does work proportional to the open
+ * flow collections at every token, so "[[[[...]]]]" 100,000 deep took 48 s;
+ * a scan of the events before loading stops past this depth, where that
+ * work is still small (a few milliseconds).
+ */
+#define POLICY_DEPTH_MAX 32U
+
+/* Nodes in a document (scalars, mappings, lists, aliases), counted by the
+ * same scan: a 100,000-VM policy with a setting or two each has about a
+ * million; this bounds libyaml's document (~100 bytes a node) at a few
+ * hundred MB even for a file at POLICY_FILE_MAX_BYTES. */
+#define POLICY_NODES_MAX 2000000U
+
+/*
+ * Aliases are kept (anchors let VMs share settings, and YAML defines them),
+ * but a node reached again through an alias is walked again, and a few KB of
+ * aliases to aliases make millions of VM entries ("a billion laughs").  The
+ * walk may visit the document's own nodes once each, and this many more in
+ * all through aliases: a thousand VMs sharing a 50-node block stay below it;
+ * the model it can build is bounded at a few tens of MB.
+ */
+#define POLICY_ALIAS_NODES_MAX 100000U
+
 /* Shares are weights between 0 and this (cgroup v2's cpu.weight and io.weight top out at 10000). */
 #define SHARE_MAX 10000U
 
@@ -96,6 +125,8 @@ typedef struct ParseContext {
         Policy *policy;   /* the scratch policy being filled */
         const char *file; /* interned in policy */
         PolicyError *err;
+        size_t visits;     /* nodes walked so far, a node reached through an alias each time */
+        size_t visits_max; /* the document's nodes + POLICY_ALIAS_NODES_MAX */
 } ParseContext;
 
 static void policy_donep(Policy *p) {
@@ -286,6 +317,12 @@ static int parse_mapping(ParseContext *c, yaml_node_t *node, const char *key, co
 
                 if (!k || !v)
                         return node_error(c, node, key, -EINVAL, "broken mapping");
+                c->visits += 2;
+                if (c->visits > c->visits_max)
+                        return node_error(c, k, key, -E2BIG,
+                                          "aliases expand the document past %zu nodes (its own %zu and %u more)",
+                                          c->visits_max, c->visits_max - POLICY_ALIAS_NODES_MAX,
+                                          POLICY_ALIAS_NODES_MAX);
                 if (k->type != YAML_SCALAR_NODE)
                         return node_error(c, k, key, -EINVAL, "expected a name as key, not %s", node_kind_name(k));
                 name = (const char *)k->data.scalar.value;
@@ -445,7 +482,8 @@ static bool name_is_valid(const char *s, const char *extra) {
 
 /* A cgroup path below the cgroup root: relative, no ".", ".." or empty component. */
 static int parse_cgroup_path(ParseContext *c, const char *key, yaml_node_t *n, char **ret) {
-        const char *text;
+        char why[2 * KEY_PATH_MAX];
+        const char *text, *problem;
         int r;
 
         r = node_value(c, n, key, &text);
@@ -453,19 +491,10 @@ static int parse_cgroup_path(ParseContext *c, const char *key, yaml_node_t *n, c
                 return r;
         if (text[0] == '\0')
                 return node_error(c, n, key, -EINVAL, "\"\" is empty (expected a path like machine.slice/web.scope)");
-        if (text[0] == '/')
-                return node_error(c, n, key, -EINVAL, "\"%s\" must be relative to the cgroup root", text);
-
-        for (const char *p = text;;) {
-                size_t len = strcspn(p, "/");
-
-                if (len == 0)
-                        return node_error(c, n, key, -EINVAL, "\"%s\" has an empty component", text);
-                if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
-                        return node_error(c, n, key, -EINVAL, "\"%s\" must not contain . or ..", text);
-                if (p[len] == '\0')
-                        break;
-                p += len + 1;
+        problem = policy_cgroup_path_problem(text, why, sizeof(why));
+        if (problem) {
+                char quoted[KEY_PATH_MAX];
+                return node_error(c, n, key, -EINVAL, "%s %s", policy_quote(text, quoted, sizeof(quoted)), problem);
         }
 
         char *s = strdup(text);
@@ -764,6 +793,9 @@ static int parse_top_pair(ParseContext *c, const char *key, int index, const cha
 static int parse_root(yaml_document_t *doc, yaml_node_t *node, const char *file, const char *key_prefix, Policy *p,
                       PolicyError *err) {
         ParseContext c = { .doc = doc, .policy = p, .err = err };
+        size_t n_nodes = (size_t)(doc->nodes.top - doc->nodes.start);
+
+        c.visits_max = n_nodes + POLICY_ALIAS_NODES_MAX;
         char root[KEY_PATH_MAX];
         size_t len;
 
@@ -849,10 +881,71 @@ static int syntax_error(const yaml_parser_t *parser, const char *text, size_t le
                             parser->problem ? parser->problem : "unknown error");
 }
 
+/*
+ * Scans the events of `text` before it is loaded: nesting past
+ * POLICY_DEPTH_MAX or more than POLICY_NODES_MAX nodes is an error at the
+ * node that passes the limit.  A syntax error ends the scan quietly: the
+ * load that follows reports it.
+ */
+static int prescan(const char *text, size_t len, const char *file, PolicyError *err) {
+        yaml_parser_t parser;
+        unsigned depth = 0;
+        size_t nodes = 0;
+        int r = 0;
+
+        if (!yaml_parser_initialize(&parser)) {
+                SourceLoc loc = { .file = file };
+                return policy_error(err, -ENOMEM, &loc, NULL, "out of memory");
+        }
+        yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+
+        for (bool done = false; !done && r == 0;) {
+                yaml_event_t ev;
+
+                if (!yaml_parser_parse(&parser, &ev))
+                        break;
+                SourceLoc loc = {
+                        .file = file,
+                        .line = (unsigned)ev.start_mark.line + 1,
+                        .column = (unsigned)ev.start_mark.column + 1,
+                };
+                switch (ev.type) {
+                case YAML_MAPPING_START_EVENT:
+                case YAML_SEQUENCE_START_EVENT:
+                        if (++depth > POLICY_DEPTH_MAX)
+                                r = policy_error(err, -E2BIG, &loc, NULL, "nested deeper than %u levels",
+                                                 POLICY_DEPTH_MAX);
+                        /* fall through */
+                case YAML_SCALAR_EVENT:
+                case YAML_ALIAS_EVENT:
+                        if (r == 0 && ++nodes > POLICY_NODES_MAX)
+                                r = policy_error(err, -E2BIG, &loc, NULL, "more than %u nodes", POLICY_NODES_MAX);
+                        break;
+                case YAML_MAPPING_END_EVENT:
+                case YAML_SEQUENCE_END_EVENT:
+                        depth--;
+                        break;
+                case YAML_STREAM_END_EVENT:
+                        done = true;
+                        break;
+                default:
+                        break;
+                }
+                yaml_event_delete(&ev);
+        }
+
+        yaml_parser_delete(&parser);
+        return r;
+}
+
 static int parse_documents(yaml_parser_t *parser, const char *text, size_t len, const char *file, Policy *ret,
                            PolicyError *err) {
         yaml_document_t doc, extra;
         int r;
+
+        r = prescan(text, len, file, err);
+        if (r < 0)
+                return r;
 
         if (!yaml_parser_load(parser, &doc))
                 return syntax_error(parser, text, len, file, err);

@@ -43,6 +43,11 @@
 /* Bits in a byte: network egress is declared in bits, enforced in bytes. */
 #define BITS_PER_BYTE 8U
 
+/* The most VM-device pairs a policy resolves: each pair takes four
+ * ResolvedResources (160 bytes), so this bounds that table at 160 MB; it is
+ * 1,000 VMs on 1,000 devices, or 10 devices for 100,000 VMs, far beyond a host. */
+#define VALIDATE_VM_DEVICE_PAIRS_MAX 1000000U
+
 /* Room for a dotted key with two 64-character names and a field name. */
 #define VALIDATE_KEY_MAX 256
 
@@ -314,6 +319,86 @@ static int resolve_resource(const ResourceSpec *spec, const ResourcePolicy *rp, 
         return 0;
 }
 
+const char *policy_quote(const char *s, char *buf, size_t buf_size) {
+        size_t n = 0;
+
+        if (buf_size < 3) {
+                if (buf_size > 0)
+                        buf[0] = '\0';
+                return buf;
+        }
+        buf[n++] = '"';
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                char e[5];
+
+                if (*p == '"' || *p == '\\')
+                        snprintf(e, sizeof(e), "\\%c", *p);
+                else if (*p == '\n')
+                        snprintf(e, sizeof(e), "\\n");
+                else if (*p == '\t')
+                        snprintf(e, sizeof(e), "\\t");
+                else if (*p < 0x20 || *p == 0x7f)
+                        snprintf(e, sizeof(e), "\\x%02x", *p);
+                else {
+                        e[0] = (char)*p;
+                        e[1] = '\0';
+                }
+                /* Room for this, the closing quote and the NUL. */
+                if (n + strlen(e) + 2 > buf_size)
+                        break;
+                memcpy(buf + n, e, strlen(e));
+                n += strlen(e);
+        }
+        buf[n++] = '"';
+        buf[n] = '\0';
+        return buf;
+}
+
+/* The prefixes of the kernel's cgroup v2 interface files ("cgroup.procs",
+ * "cpu.max", "memory.low", ...): the core's and every v2 controller's. */
+static const char *const cgroup_file_prefixes[] = {
+        "cgroup", "cpu", "cpuset", "io", "memory", "pids", "rdma", "hugetlb", "misc", "irq", "perf_event", NULL,
+};
+
+const char *policy_cgroup_path_problem(const char *path, char *buf, size_t buf_size) {
+        if (path[0] == '\0')
+                return "is empty";
+        if (path[0] == '/')
+                return "must be relative to the cgroup root";
+
+        for (const char *p = path;;) {
+                size_t len = strcspn(p, "/");
+
+                if (len == 0)
+                        return "has an empty component";
+                if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+                        return "must not contain . or ..";
+                for (size_t i = 0; i < len; i++)
+                        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
+                                snprintf(buf, buf_size, "contains a control character (byte 0x%02x)",
+                                         (unsigned char)p[i]);
+                                return buf;
+                        }
+                if (len > POLICY_CGROUP_COMPONENT_MAX) {
+                        snprintf(buf, buf_size, "has a component of %zu bytes (at most %u)", len,
+                                 POLICY_CGROUP_COMPONENT_MAX);
+                        return buf;
+                }
+                const char *dot = memchr(p, '.', len);
+                for (size_t i = 0; dot && cgroup_file_prefixes[i]; i++)
+                        if ((size_t)(dot - p) == strlen(cgroup_file_prefixes[i]) &&
+                            memcmp(p, cgroup_file_prefixes[i], (size_t)(dot - p)) == 0) {
+                                snprintf(buf, buf_size,
+                                         "has a component \"%.*s\" named like the kernel's %s.* files, not a cgroup",
+                                         (int)len, p, cgroup_file_prefixes[i]);
+                                return buf;
+                        }
+                if (p[len] == '\0')
+                        return NULL;
+                p += len + 1;
+        }
+}
+
 /* The VM's cgroup, relative to the cgroup root: its own or its name. */
 static const char *vm_cgroup(const VmPolicy *vm) {
         return vm->cgroup ? vm->cgroup : vm->name;
@@ -335,16 +420,14 @@ static int cgroup_ref_compare(const void *a, const void *b) {
  * shared cgroup in O(n log n) instead of comparing every pair. */
 static int check_cgroups(const Policy *p, PolicyError *err) {
         size_t first_bad = SIZE_MAX, dup_a = SIZE_MAX, dup_b = SIZE_MAX;
-        char key[VALIDATE_KEY_MAX];
+        char key[VALIDATE_KEY_MAX], why[2 * VALIDATE_KEY_MAX], quoted[VALIDATE_KEY_MAX];
 
-        for (size_t j = 0; j < p->n_vms && first_bad == SIZE_MAX; j++) {
-                const char *c = vm_cgroup(&p->vms[j]);
-                size_t n = strlen(c);
-                /* The parser never lets such a path in; a model built in
-                 * code could, and a leading '/' would leave the cgroup root. */
-                if (n == 0 || c[0] == '/' || c[n - 1] == '/')
+        /* The parser checks a written cgroup as it reads it; a VM's name
+         * (its cgroup where it names none) can still be "." or "..", and a
+         * model built in code can hold anything. */
+        for (size_t j = 0; j < p->n_vms && first_bad == SIZE_MAX; j++)
+                if (policy_cgroup_path_problem(vm_cgroup(&p->vms[j]), why, sizeof(why)))
                         first_bad = j;
-        }
 
         if (p->n_vms > 1) {
                 CgroupRef *refs = calloc(p->n_vms, sizeof(*refs));
@@ -368,8 +451,11 @@ static int check_cgroups(const Policy *p, PolicyError *err) {
         if (first_bad != SIZE_MAX && first_bad <= dup_b) {
                 const VmPolicy *b = &p->vms[first_bad];
                 snprintf(key, sizeof(key), "vms.%s", b->name);
-                return error_at(err, -EINVAL, b->cgroup ? &b->cgroup_loc : &b->loc, key, b->cgroup ? "cgroup" : NULL,
-                                "cgroup \"%s\" must be a relative path", vm_cgroup(b));
+                const char *problem = policy_cgroup_path_problem(vm_cgroup(b), why, sizeof(why));
+                policy_quote(vm_cgroup(b), quoted, sizeof(quoted));
+                if (b->cgroup)
+                        return error_at(err, -EINVAL, &b->cgroup_loc, key, "cgroup", "%s %s", quoted, problem);
+                return error_at(err, -EINVAL, &b->loc, key, NULL, "the VM's cgroup %s (its name) %s", quoted, problem);
         }
         if (dup_b != SIZE_MAX) {
                 const VmPolicy *a = &p->vms[dup_a], *b = &p->vms[dup_b];
@@ -445,8 +531,8 @@ static int host_capacities(const Policy *p, const HostFacts *facts, ResolvedPoli
         return 0;
 }
 
-static int resolve_vm(const VmPolicy *vm, const ResolvedPolicy *rp, uint64_t net_bits, ResolvedVm *out,
-                      PolicyError *err) {
+static int resolve_vm(const Policy *p, const VmPolicy *vm, const ResolvedPolicy *rp, uint64_t net_bits,
+                      ResolvedVm *out, PolicyError *err) {
         char key[VALIDATE_KEY_MAX], need[VALIDATE_KEY_MAX];
         ResourceSpec spec;
         int r;
@@ -475,10 +561,10 @@ static int resolve_vm(const VmPolicy *vm, const ResolvedPolicy *rp, uint64_t net
                 char share_key[VALIDATE_KEY_MAX];
                 size_t dev;
 
-                for (dev = 0; dev < rp->n_devices; dev++)
-                        if (strcmp(rp->devices[dev].name, d->name) == 0)
-                                break;
-                if (dev == rp->n_devices) {
+                /* rp->devices[] is p->host.devices[] in order: find it by the index. */
+                const HostDevice *hd = policy_find_device(p, d->name);
+                dev = hd ? (size_t)(hd - p->host.devices) : rp->n_devices;
+                if (dev >= rp->n_devices) {
                         snprintf(key, sizeof(key), "vms.%s.io.%s", vm->name, d->name);
                         return error_at(err, -EINVAL, &d->loc, key, NULL, "device %s is not declared in host.devices",
                                         d->name);
@@ -557,8 +643,18 @@ static int admit(const Policy *p, const char *what, ResourceKind kind, uint64_t 
 
                 if (reserves[i] == 0)
                         continue;
-                k = snprintf(list + n, sizeof(list) - n, "%s%s %s", n > 0 ? ", " : "", p->vms[i].name,
-                             format_bare(kind, reserves[i], a, sizeof(a)));
+                /* Where each reservation was written (the VM's key where it
+                 * has no line: a model built in code, a `schedctl set`). */
+                const SourceLoc *at = amounts[i] && amounts[i]->loc.file && amounts[i]->loc.line > 0
+                                              ? &amounts[i]->loc
+                                              : &p->vms[i].loc;
+                if (at->file && at->line > 0)
+                        k = snprintf(list + n, sizeof(list) - n, "%s%s %s (%s:%u:%u)", n > 0 ? ", " : "",
+                                     p->vms[i].name, format_bare(kind, reserves[i], a, sizeof(a)), at->file, at->line,
+                                     at->column);
+                else
+                        k = snprintf(list + n, sizeof(list) - n, "%s%s %s", n > 0 ? ", " : "", p->vms[i].name,
+                                     format_bare(kind, reserves[i], a, sizeof(a)));
                 if (k < 0 || (size_t)k >= sizeof(list) - n)
                         break;
                 n += (size_t)k;
@@ -692,6 +788,14 @@ int policy_validate(const Policy *p, const HostFacts *facts, ResolvedPolicy *ret
                 }
         }
 
+        /* Every VM resolves every device (four directions each): bound the product. */
+        if (p->host.n_devices > 0 && p->n_vms > VALIDATE_VM_DEVICE_PAIRS_MAX / p->host.n_devices) {
+                r = policy_error(err, -E2BIG, NULL, "host.devices",
+                                 "%zu devices for %zu VMs make more than %u VM-device pairs", p->host.n_devices,
+                                 p->n_vms, VALIDATE_VM_DEVICE_PAIRS_MAX);
+                goto fail;
+        }
+
         if (p->n_vms > 0) {
                 rp.vms = calloc(p->n_vms, sizeof(ResolvedVm));
                 if (!rp.vms) {
@@ -708,7 +812,7 @@ int policy_validate(const Policy *p, const HostFacts *facts, ResolvedPolicy *ret
                                 goto fail;
                         }
                 }
-                r = resolve_vm(&p->vms[i], &rp, net_bits, &rp.vms[i], err);
+                r = resolve_vm(p, &p->vms[i], &rp, net_bits, &rp.vms[i], err);
                 if (r < 0)
                         goto fail;
         }

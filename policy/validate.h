@@ -21,7 +21,7 @@
  *   - memory: reserve <= limit;
  *   - admission control: for CPU, each device direction, net egress and
  *     memory, the sum of reservations must fit in the capacity:
- *       "admission: cpu reservations total 2.4 CPUs (120%) over the host's 2 CPUs: web 2, db 0.4"
+ *       "f.yaml: admission: cpu reservations total 2.4 CPUs (120%) exceed the host's 2 CPUs: web 2 (f.yaml:7:22), db 0.4 (f.yaml:9:22)"
  *   - two VMs may not name the same cgroup.
  */
 
@@ -76,3 +76,22 @@ void resolved_policy_done(ResolvedPolicy *r);
 
 /* One line for `schedctl validate`: "3 VMs; cpu reserved 60% of 2 CPUs; ..." */
 int resolved_policy_summary(const ResolvedPolicy *r, char *buf, size_t buf_size);
+
+/*
+ * Whether `path` can name a cgroup below the cgroup root: NULL if it can, or
+ * what is wrong, as words that follow the quoted path in an error
+ * ("must not contain . or ..").  Refused: an empty path, a leading "/", an
+ * empty, "." or ".." component, a control character (the kernel refuses a
+ * newline, and /proc/PID/cgroup could not show one), a component over
+ * POLICY_CGROUP_COMPONENT_MAX bytes, and a component named like the
+ * kernel's interface files, <controller>.<name> ("cpu.max", "cgroup.procs"),
+ * which would be that file and not a cgroup.  `buf` holds the text when it
+ * needs one.  Shared by the parser (for vms.VM.cgroup) and policy_validate()
+ * (for every VM's cgroup, its name where it gives none).
+ */
+#define POLICY_CGROUP_COMPONENT_MAX 255 /* NAME_MAX: the longest name a directory entry can have */
+const char *policy_cgroup_path_problem(const char *path, char *buf, size_t buf_size);
+
+/* `s` in double quotes, with '"', '\\' and bytes below 0x20 or 0x7f
+ * escaped (\n, \t, \xNN), cut to fit `buf`: for messages that show a path. */
+const char *policy_quote(const char *s, char *buf, size_t buf_size);

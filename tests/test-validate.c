@@ -528,10 +528,10 @@ Test(validate, error_duplicate_cgroup) {
         /* A model built in code (the parser refuses these) with a path that is not relative. */
         free(v->cgroup);
         v->cgroup = strdup("/machine.slice/batch");
-        validate_fails(&p, &facts_2cpu, "over.yaml:4:11: vms.batch.cgroup: cgroup \"/machine.slice/batch\" must be a relative path");
+        validate_fails(&p, &facts_2cpu, "over.yaml:4:11: vms.batch.cgroup: \"/machine.slice/batch\" must be relative to the cgroup root");
         free(v->cgroup);
         v->cgroup = strdup("machine.slice/batch/");
-        validate_fails(&p, &facts_2cpu, "over.yaml:4:11: vms.batch.cgroup: cgroup \"machine.slice/batch/\" must be a relative path");
+        validate_fails(&p, &facts_2cpu, "over.yaml:4:11: vms.batch.cgroup: \"machine.slice/batch/\" has an empty component");
         free(policy_find_vm(&p, "web")->cgroup);
         policy_find_vm(&p, "web")->cgroup = NULL;
 
@@ -575,7 +575,7 @@ Test(validate, admission_cpu) {
         db->cpu.reserve = abs_(&p, 400000);
         validate_fails(&p, &facts_2cpu,
                        "policy.yaml: admission: cpu reservations total 2.4 CPUs (120%) exceed the host's 2 CPUs: "
-                       "web 2, db 0.4");
+                       "web 2 (policy.yaml:7:7), db 0.4 (policy.yaml:8:7)");
 
         web->cpu.reserve = pct(&p, 80);
         db->cpu.reserve = abs_(&p, 400000);
@@ -586,7 +586,7 @@ Test(validate, admission_cpu) {
         db->cpu.reserve = abs_(&p, 400001);
         validate_fails(&p, &facts_2cpu,
                        "policy.yaml: admission: cpu reservations total 2.000001 CPUs (100.0001%) exceed the host's 2 "
-                       "CPUs: web 1.6, db 0.400001");
+                       "CPUs: web 1.6 (policy.yaml:9:7), db 0.400001 (policy.yaml:11:7)");
         policy_done(&p);
 }
 
@@ -614,25 +614,25 @@ Test(validate, admission_io_net_memory) {
         b->io[0].dir[IO_WBPS].reserve = abs_(&p, 40 * MB + 1);
         validate_fails(&p, &facts_2cpu,
                        "policy.yaml: admission: io vda wbps reservations total 100000001B/s (100.0001%) exceed the "
-                       "host's 100MB/s: a 60MB/s, b 40000001B/s");
+                       "host's 100MB/s: a 60MB/s (policy.yaml:7:7), b 40000001B/s (policy.yaml:16:7)");
         b->io[0].dir[IO_WBPS].reserve = (Amount){};
 
         b->io[0].dir[IO_RIOPS].reserve = abs_(&p, 1001);
         validate_fails(&p, &facts_2cpu,
                        "policy.yaml: admission: io vda riops reservations total 2001 IOPS (100.05%) exceed the "
-                       "host's 2k IOPS: a 1k, b 1001");
+                       "host's 2k IOPS: a 1k (policy.yaml:10:7), b 1001 (policy.yaml:17:7)");
         b->io[0].dir[IO_RIOPS].reserve = (Amount){};
 
         b->net_egress.reserve = abs_(&p, 400 * MBIT + 1);
         validate_fails(&p, &facts_2cpu,
                        "policy.yaml: admission: net egress reservations total 1000000001bit (100.0001%) exceed the "
-                       "host's 1Gbit: a 600Mbit, b 400000001bit");
+                       "host's 1Gbit: a 600Mbit (policy.yaml:12:7), b 400000001bit (policy.yaml:18:7)");
         b->net_egress.reserve = (Amount){};
 
         b->mem_reserve = abs_(&p, GIB + 1);
         validate_fails(&p, &facts_2cpu,
                        "policy.yaml: admission: memory reservations total 4294967297B (100.0001%) exceed the host's "
-                       "4GiB: a 3GiB, b 1073741825B");
+                       "4GiB: a 3GiB (policy.yaml:14:7), b 1073741825B (policy.yaml:19:7)");
         policy_done(&p);
 }
 
@@ -649,8 +649,8 @@ Test(validate, admission_names_file_of_first_reserving_vm) {
         b->cpu.reserve = (Amount){AMOUNT_PERCENT, 60 * PCT, {policy_intern_file(&p, "b.yaml"), 3, 4}};
         c->cpu.reserve = (Amount){AMOUNT_PERCENT, 60 * PCT, {policy_intern_file(&p, "c.yaml"), 3, 4}};
         validate_fails(&p, &facts_2cpu,
-                       "b.yaml: admission: cpu reservations total 2.4 CPUs (120%) exceed the host's 2 CPUs: b 1.2, "
-                       "c 1.2");
+                       "b.yaml: admission: cpu reservations total 2.4 CPUs (120%) exceed the host's 2 CPUs: b 1.2 "
+                       "(b.yaml:3:4), c 1.2 (c.yaml:3:4)");
         /* no location at all: no file part */
         b->cpu.reserve.loc = (SourceLoc){};
         c->cpu.reserve.loc = (SourceLoc){};
@@ -677,8 +677,8 @@ Test(validate, admission_sum_beyond_64_bits) {
         cr_assert_eq(policy_validate(&p, &facts_2cpu, &r, &err), -ENOSPC);
         cr_assert_str_eq(err.message,
                          "policy.yaml: admission: cpu reservations total more than 18446744073709.551615 CPUs (200%) "
-                         "exceed the host's 18446744073709.551615 CPUs: a 18446744073709.551615, "
-                         "b 18446744073709.551615");
+                         "exceed the host's 18446744073709.551615 CPUs: a 18446744073709.551615 (policy.yaml:4:7), "
+                         "b 18446744073709.551615 (policy.yaml:5:7)");
         policy_done(&p);
 }
 
