@@ -290,6 +290,17 @@ fail:
         return r;
 }
 
+/* "adaptive" or "every-tick" (usage.h). */
+static int parse_usage_reads(const char *value, Config *c, size_t offset, ValueError *err) {
+        int r = usage_reads_from_string(value);
+
+        (void)offset;
+        if (r < 0)
+                return value_error(err, "'%s' is neither adaptive nor every-tick", value);
+        c->usage_reads = (UsageReads)r;
+        return 0;
+}
+
 /* "pace" or "drop". */
 static int parse_network_mode(const char *value, Config *c, size_t offset, ValueError *err) {
         (void)offset;
@@ -309,6 +320,7 @@ static const ConfigKey config_keys[] = {
         {"schedd", "tick", parse_tick, offsetof(Config, tick_usec)},
         {"schedd", "state_dir", parse_path, offsetof(Config, state_dir)},
         {"schedd", "schedule_cpu", parse_bool, offsetof(Config, schedule_cpu)},
+        {"schedd", "usage_reads", parse_usage_reads, 0},
         {"bus", "enable", parse_bool, offsetof(Config, bus_enable)},
         {"bus", "name", parse_bus_name, offsetof(Config, bus_name)},
         {"metrics", "listen", parse_listen, 0},

@@ -5,7 +5,7 @@
  * The daemon's configuration: an INI file (read with inih), by default
  * /etc/schedd/schedd.conf.  Every key is documented in etc/schedd.conf.
  *
- *   [schedd]  policy, override_dir, cgroup_root, tick, state_dir, schedule_cpu
+ *   [schedd]  policy, override_dir, cgroup_root, tick, state_dir, schedule_cpu, usage_reads
  *   [bus]     enable, name
  *   [metrics] listen
  *   [network] interfaces, mode
@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "usage.h"
 
 #define CONFIG_DEFAULT_PATH         "/etc/schedd/schedd.conf"
 #define CONFIG_DEFAULT_POLICY       "/etc/schedd/policy.yaml"
@@ -62,6 +64,7 @@ typedef struct Config {
         uint64_t tick_usec; /* CONFIG_TICK_MIN_USEC..CONFIG_TICK_MAX_USEC */
         char *state_dir;    /* absolute */
         bool schedule_cpu;  /* false: no cpu.weight or cpu.max, no cpu controller needed */
+        UsageReads usage_reads; /* when cpu.stat is read (usage.h); default adaptive */
 
         /* [bus] */
         bool bus_enable;

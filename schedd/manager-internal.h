@@ -27,6 +27,7 @@
 #include "policy/validate.h"
 #include "restore.h"
 #include "sched.h"
+#include "usage.h"
 
 /* One VM's part in one I/O device. */
 typedef struct ManagerVmIo {
@@ -57,6 +58,19 @@ typedef struct ManagerVmNet {
         uint64_t held_usec;
 } ManagerVmNet;
 
+/* Where a tick's time goes and how many reads it made, summed since start
+ * (manager-vm.c; logged at debug level every MANAGER_COST_REPORT_TICKS). */
+typedef struct ManagerTickCost {
+        uint64_t ticks;
+        uint64_t read_nsec;  /* cpu.stat, cpu.pressure, io.stat */
+        uint64_t core_nsec;  /* from the end of the reads to the start of the writes */
+        uint64_t write_nsec; /* cpu.weight, cpu.max, io.max where they changed */
+        uint64_t reads_end_nsec; /* this tick's reads ended (CLOCK_MONOTONIC) */
+        uint64_t cpu_stat_reads;
+        uint64_t pressure_reads;
+        uint64_t estimates; /* VM-ticks told a steady VM's rate instead of a read */
+} ManagerTickCost;
+
 typedef enum ManagerVmState {
         MANAGER_VM_WAITING, /* its cgroup is not there (yet) */
         MANAGER_VM_MANAGED,
@@ -83,6 +97,7 @@ typedef struct ManagerVm {
         uint32_t enforced_weight;
         uint64_t enforced_quota_usec;
         bool cpu_throttled;     /* nr_throttled rose in the last tick, or its threads waited for a CPU */
+        UsagePlan usage;        /* when its cpu.stat is read, what the core is told in between (usage.h) */
         uint64_t cpu_held_ticks; /* metrics: ticks that ended held, and their time */
         uint64_t cpu_held_usec;
         unsigned warned_files;  /* files whose failed read or write was logged (bits of CgroupFile) */
@@ -143,6 +158,7 @@ struct Manager {
         ManagerAncestor **ancestors; /* the VMs' parents whose cpu.weight schedd manages */
         size_t n_ancestors;
 
+        ManagerTickCost cost;
         SchedUsage *usage; /* scratch for sched_tick() */
         size_t n_usage;
 

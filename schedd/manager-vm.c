@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include "fileio.h"
 #include "log.h"
@@ -92,6 +94,7 @@ void manager_vm_release(Manager *m, ManagerVm *v, bool restore) {
         v->idle_ticks = 0;
         v->cpu_used_usec = 0;
         v->cpu_throttled = false;
+        v->usage = (UsagePlan){};
         v->warned_files = 0;
         v->warned_attach = false;
 }
@@ -293,6 +296,7 @@ static int vm_attach(Manager *m, ManagerVm *v, bool create) {
         v->have_last_cpu = true;
         v->cpu_enforced = false;
         v->idle_ticks = 0;
+        v->usage = (UsagePlan){};
         v->warned_attach = false;
         log_info("VM %s: managing cgroup %s/%s", v->name, m->config->cgroup_root, v->cgroup);
 
@@ -348,17 +352,19 @@ static uint64_t counter_delta(uint64_t now, uint64_t before) {
  * read, which halves what polling the idle VMs costs; the first read after
  * it wakes only takes a new baseline.
  */
-static void vm_read_pressure(Manager *m, ManagerVm *v) {
+static bool vm_read_pressure(Manager *m, ManagerVm *v, uint64_t elapsed_usec) {
         const char *text;
         uint64_t total;
+        bool waited;
         int r;
 
         if (v->no_pressure)
-                return;
+                return false;
+        m->cost.pressure_reads++;
         r = manager_vm_check_gone(v, cgroup_vm_read(v->cg, CGROUP_FILE_CPU_PRESSURE, &text));
         if (r == -EOPNOTSUPP) {
                 v->no_pressure = true;
-                return;
+                return false;
         }
         if (r >= 0)
                 r = cgroup_parse_pressure_some_usec(text, &total);
@@ -366,15 +372,84 @@ static void vm_read_pressure(Manager *m, ManagerVm *v) {
                 if (r != -ENODEV)
                         vm_warn_file(v, CGROUP_FILE_CPU_PRESSURE, r, "read");
                 v->have_last_waited = false;
-                return;
+                return false;
         }
-        if (v->have_last_waited && sched_cpu_waited(counter_delta(total, v->last_waited_usec), m->elapsed_usec))
-                v->cpu_throttled = true;
+        waited = v->have_last_waited && sched_cpu_waited(counter_delta(total, v->last_waited_usec), elapsed_usec);
         v->last_waited_usec = total;
         v->have_last_waited = true;
+        return waited;
+}
+
+/* CLOCK_MONOTONIC in nanoseconds, for the cost counters (vDSO: no system call). */
+static uint64_t cost_now_nsec(void) {
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* usage_reads = adaptive (usage.h): a steady VM is read once every
+ * USAGE_STEADY_POLL_USEC and told its rate in between; the others every
+ * tick.  An idle VM's cpu.pressure is not read (as below). */
+static void read_cpu_adaptive(Manager *m) {
+        uint64_t now = m->last_tick_usec;
+
+        for (size_t i = 0; i < m->n_vms; i++) {
+                ManagerVm *v = m->vms[i];
+                const SchedDecision *d;
+                uint64_t delta = 0, interval;
+                bool throttled = false, was_steady;
+                CpuStat st;
+                int r;
+
+                if (v->state != MANAGER_VM_MANAGED || v->gone)
+                        continue;
+                v->cpu_used_usec = 0;
+                v->cpu_throttled = false;
+                if (!usage_plan_due(&v->usage, m->ticks, i, m->tick_usec)) {
+                        v->cpu_used_usec = usage_plan_estimate(&v->usage, m->elapsed_usec, &v->cpu_throttled);
+                        m->cost.estimates++;
+                        continue;
+                }
+                m->cost.cpu_stat_reads++;
+                r = manager_vm_check_gone(v, cgroup_vm_read_cpu_stat(v->cg, &st));
+                if (r == -ENODEV)
+                        continue;
+                if (r < 0) {
+                        vm_warn_file(v, CGROUP_FILE_CPU_STAT, r, "read");
+                        usage_plan_wake(&v->usage);
+                        continue;
+                }
+                v->warned_files &= ~(1U << CGROUP_FILE_CPU_STAT);
+                interval = v->usage.last_read_usec > 0 && now > v->usage.last_read_usec ? now - v->usage.last_read_usec
+                                                                                          : m->elapsed_usec;
+                if (v->have_last_cpu) {
+                        delta = counter_delta(st.usage_usec, v->last_cpu.usage_usec);
+                        throttled = st.nr_throttled > v->last_cpu.nr_throttled;
+                }
+                was_steady = v->usage.steady;
+                if (!was_steady || delta > 0 || throttled) {
+                        if (vm_read_pressure(m, v, interval))
+                                throttled = true;
+                } else
+                        v->have_last_waited = false;
+                d = sched_decision(m->cpu, v->cpu_slot);
+                v->cpu_used_usec = usage_plan_observe(&v->usage, now, delta, interval, throttled,
+                                                      v->have_last_cpu && !d->held && !d->bursting);
+                v->cpu_throttled = throttled;
+                v->last_cpu = st;
+                v->have_last_cpu = true;
+        }
 }
 
 void manager_read_cpu(Manager *m) {
+        uint64_t start_nsec = cost_now_nsec();
+
+        if (m->config->usage_reads == USAGE_READS_ADAPTIVE) {
+                read_cpu_adaptive(m);
+                m->cost.read_nsec += cost_now_nsec() - start_nsec;
+                return;
+        }
         for (size_t i = 0; i < m->n_vms; i++) {
                 ManagerVm *v = m->vms[i];
                 CpuStat st;
@@ -390,6 +465,7 @@ void manager_read_cpu(Manager *m) {
                         v->idle_ticks++;
                         continue;
                 }
+                m->cost.cpu_stat_reads++;
                 r = manager_vm_check_gone(v, cgroup_vm_read_cpu_stat(v->cg, &st));
                 if (r == -ENODEV)
                         continue;
@@ -402,18 +478,22 @@ void manager_read_cpu(Manager *m) {
                         v->cpu_used_usec = counter_delta(st.usage_usec, v->last_cpu.usage_usec);
                         v->cpu_throttled = st.nr_throttled > v->last_cpu.nr_throttled;
                 }
-                if (!polled || v->cpu_used_usec > 0 || v->cpu_throttled)
-                        vm_read_pressure(m, v);
-                else
+                if (!polled || v->cpu_used_usec > 0 || v->cpu_throttled) {
+                        if (vm_read_pressure(m, v, m->elapsed_usec))
+                                v->cpu_throttled = true;
+                } else
                         v->have_last_waited = false;
                 v->idle_ticks = v->cpu_used_usec > 0 || v->cpu_throttled ? 0 : v->idle_ticks + 1;
                 v->last_cpu = st;
                 v->have_last_cpu = true;
         }
+        m->cost.read_nsec += cost_now_nsec() - start_nsec;
 }
 
 /* io.stat of every managed VM with I/O policy, read once, split per device. */
 void manager_read_io(Manager *m) {
+        uint64_t start_nsec = cost_now_nsec();
+
         for (size_t i = 0; i < m->n_vms; i++) {
                 ManagerVm *v = m->vms[i];
                 const char *text;
@@ -447,10 +527,37 @@ void manager_read_io(Manager *m) {
                 else
                         v->warned_files &= ~(1U << CGROUP_FILE_IO_STAT);
         }
+        m->cost.reads_end_nsec = cost_now_nsec();
+        m->cost.read_nsec += m->cost.reads_end_nsec - start_nsec;
+}
+
+/* The cost counters at debug level every this many ticks (a second at the
+ * default tick): cumulative, so that a benchmark takes the difference
+ * between two lines of a window it chooses. */
+#define MANAGER_COST_REPORT_TICKS 100
+
+static void cost_report(Manager *m) {
+        uint64_t writes = 0;
+
+        if (m->cost.ticks % MANAGER_COST_REPORT_TICKS != 0 || log_get_max_level() < LOG_DEBUG)
+                return;
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (m->vms[i]->state == MANAGER_VM_MANAGED)
+                        writes += cgroup_vm_writes(m->vms[i]->cg);
+        log_debug("Tick cost: usage_reads=%s ticks=%" PRIu64 " vms=%zu read_nsec=%" PRIu64 " core_nsec=%" PRIu64
+                  " write_nsec=%" PRIu64 " cpu_stat_reads=%" PRIu64 " pressure_reads=%" PRIu64 " estimates=%" PRIu64
+                  " writes=%" PRIu64,
+                  usage_reads_to_string(m->config->usage_reads), m->cost.ticks, m->n_vms, m->cost.read_nsec,
+                  m->cost.core_nsec, m->cost.write_nsec, m->cost.cpu_stat_reads, m->cost.pressure_reads,
+                  m->cost.estimates, writes);
 }
 
 /* cpu.weight, cpu.max and io.max from the decisions, where they changed. */
 void manager_enforce(Manager *m) {
+        uint64_t start_nsec = cost_now_nsec();
+
+        if (m->cost.reads_end_nsec > 0 && start_nsec > m->cost.reads_end_nsec)
+                m->cost.core_nsec += start_nsec - m->cost.reads_end_nsec;
         for (size_t i = 0; i < m->n_vms; i++) {
                 ManagerVm *v = m->vms[i];
                 const SchedDecision *d;
@@ -478,6 +585,8 @@ void manager_enforce(Manager *m) {
                         v->cpu_enforced = true;
                         v->enforced_weight = d->weight;
                         v->enforced_quota_usec = quota;
+                        /* New knobs, new use: read it every tick until it settles. */
+                        usage_plan_wake(&v->usage);
                 }
 
                 for (size_t j = 0; j < m->n_devices; j++) {
@@ -497,4 +606,7 @@ void manager_enforce(Manager *m) {
                                 break;
                 }
         }
+        m->cost.write_nsec += cost_now_nsec() - start_nsec;
+        m->cost.ticks++;
+        cost_report(m);
 }

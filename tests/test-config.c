@@ -395,6 +395,23 @@ Test(config, shipped_example_parses) {
         config_done(&d);
 }
 
+Test(config, usage_reads) {
+        Config c = parse_ok("");
+        cr_assert_eq(c.usage_reads, USAGE_READS_ADAPTIVE, "steady VMs are read less often by default");
+        config_done(&c);
+
+        c = parse_ok("[schedd]\nusage_reads = every-tick\n");
+        cr_assert_eq(c.usage_reads, USAGE_READS_EVERY_TICK);
+        config_done(&c);
+
+        c = parse_ok("[schedd]\nusage_reads = adaptive\n");
+        cr_assert_eq(c.usage_reads, USAGE_READS_ADAPTIVE);
+        config_done(&c);
+
+        expect_error("[schedd]\nusage_reads = sometimes\n", -EINVAL,
+                     "t.conf:2: [schedd] usage_reads: 'sometimes' is neither adaptive nor every-tick");
+}
+
 Test(config, network_mode_and_schedule_cpu) {
         Config c = parse_ok("");
         cr_assert(c.schedule_cpu, "CPU is scheduled by default");

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <string.h>
+
+#include "usage.h"
+
+#define USEC_PER_SEC_U64 1000000ULL
+
+static const char *const usage_reads_names[_USAGE_READS_MAX] = {
+        [USAGE_READS_ADAPTIVE] = "adaptive",
+        [USAGE_READS_EVERY_TICK] = "every-tick",
+};
+
+const char *usage_reads_to_string(UsageReads r) {
+        return (unsigned)r < _USAGE_READS_MAX ? usage_reads_names[r] : NULL;
+}
+
+int usage_reads_from_string(const char *s) {
+        for (int i = 0; s && i < _USAGE_READS_MAX; i++)
+                if (strcmp(s, usage_reads_names[i]) == 0)
+                        return i;
+        return -EINVAL;
+}
+
+static uint64_t rate_of(uint64_t used_usec, uint64_t interval_usec) {
+        if (interval_usec == 0)
+                return 0;
+        return (uint64_t)((unsigned __int128)used_usec * USEC_PER_SEC_U64 / interval_usec);
+}
+
+static bool same_rate(uint64_t a, uint64_t b) {
+        uint64_t diff = a > b ? a - b : b - a;
+        uint64_t tolerance = b / USAGE_TOLERANCE_DIVISOR;
+
+        return diff <= (tolerance > USAGE_SLACK_PER_SEC ? tolerance : USAGE_SLACK_PER_SEC);
+}
+
+bool usage_plan_due(const UsagePlan *p, uint64_t ticks, size_t index, uint64_t tick_usec) {
+        uint64_t poll = p->rate_per_sec == 0 && !p->throttled ? USAGE_IDLE_POLL_USEC : USAGE_STEADY_POLL_USEC;
+        uint64_t every = tick_usec > 0 ? poll / tick_usec : 1;
+
+        if (!p->steady || every <= 1)
+                return true;
+        return (ticks + index) % every == 0;
+}
+
+uint64_t usage_plan_estimate(UsagePlan *p, uint64_t elapsed_usec, bool *ret_throttled) {
+        uint64_t est = (uint64_t)((unsigned __int128)p->rate_per_sec * elapsed_usec / USEC_PER_SEC_U64);
+        uint64_t withheld = est < p->credit_usec ? est : p->credit_usec;
+
+        p->credit_usec -= withheld;
+        est -= withheld;
+        p->excess_usec += est;
+        if (ret_throttled)
+                *ret_throttled = p->throttled;
+        return est;
+}
+
+static void window_reset(UsagePlan *p) {
+        p->window_used_usec = 0;
+        p->window_usec = 0;
+}
+
+void usage_plan_wake(UsagePlan *p) {
+        p->steady = false;
+        p->have_window_rate = false;
+        window_reset(p);
+}
+
+uint64_t usage_plan_observe(UsagePlan *p, uint64_t now_usec, uint64_t delta_usec, uint64_t interval_usec,
+                            bool throttled, bool may_settle) {
+        uint64_t told;
+
+        /* The core's total stays the counter's: what it was told beyond
+         * the counter is taken off this read, or off the ticks after. */
+        if (delta_usec >= p->excess_usec) {
+                told = delta_usec - p->excess_usec;
+                p->excess_usec = 0;
+        } else {
+                told = 0;
+                p->excess_usec -= delta_usec;
+        }
+        p->credit_usec = p->excess_usec;
+        p->last_read_usec = now_usec;
+
+        if (!may_settle) {
+                usage_plan_wake(p);
+                return told;
+        }
+
+        if (p->steady) {
+                uint64_t rate = rate_of(delta_usec, interval_usec);
+
+                /* An idle VM that used anything is awake. */
+                if (interval_usec == 0 || throttled != p->throttled || !same_rate(rate, p->rate_per_sec) ||
+                    (p->rate_per_sec == 0 && delta_usec > 0))
+                        usage_plan_wake(p);
+                else
+                        p->rate_per_sec = rate; /* follows a slow drift */
+                return told;
+        }
+
+        /* Throttled in any tick of the window counts for the window: the core
+         * remembers a throttle for about as long (THROTTLE_MEMORY_USEC). */
+        if (p->window_usec == 0)
+                p->window_throttled = throttled;
+        else
+                p->window_throttled |= throttled;
+        p->window_used_usec += delta_usec;
+        p->window_usec += interval_usec;
+        if (p->window_usec >= USAGE_WINDOW_USEC) {
+                uint64_t rate = rate_of(p->window_used_usec, p->window_usec);
+
+                bool idle = p->window_used_usec == 0 && !p->window_throttled;
+
+                if (idle || (p->have_window_rate && p->window_throttled == p->window_rate_throttled &&
+                             same_rate(rate, p->window_rate_per_sec))) {
+                        p->steady = true;
+                        p->rate_per_sec = rate;
+                        p->throttled = p->window_throttled;
+                        p->have_window_rate = false;
+                } else {
+                        p->have_window_rate = true;
+                        p->window_rate_per_sec = rate;
+                        p->window_rate_throttled = p->window_throttled;
+                }
+                window_reset(p);
+        }
+        return told;
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * When to read a VM's cpu.stat, and what to tell the core in between: pure,
+ * no I/O, no clock (times come in as arguments).
+ *
+ * Reading is most of what a tick costs (a pread of cpu.stat, and of
+ * cpu.pressure, a few microseconds each; on a real host each read also
+ * flushes the kernel's per-CPU statistics), so with [schedd] usage_reads =
+ * adaptive a VM is read every tick only while its use is changing or its
+ * decision could change (held, bursting, just given new knobs).  A VM whose
+ * use held still over two windows of USAGE_WINDOW_USEC is steady (one that
+ * used nothing over one window is idle, read every USAGE_IDLE_POLL_USEC): it is read
+ * every USAGE_STEADY_POLL_USEC, and on the ticks between the core is told it
+ * used what it used per second over its last window (and the throttled state
+ * its last read showed).  When it is read, the core gets what the counter
+ * says it used since the last read less what it was told on the ticks
+ * between, so the use the core accounts is the counter's, exactly, at every
+ * read; what it was told too much is taken off the next ticks.  A read whose
+ * rate differs from the estimate by more than 1/USAGE_TOLERANCE_DIVISOR
+ * (and USAGE_SLACK_PER_SEC), or whose throttled state differs, makes the VM
+ * read every tick again.
+ *
+ * With usage_reads = every-tick every VM that used CPU lately is read every
+ * tick (idle ones every 100 ms, manager-vm.c), as schedd did before.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum UsageReads {
+        USAGE_READS_ADAPTIVE,   /* steady VMs read every USAGE_STEADY_POLL_USEC */
+        USAGE_READS_EVERY_TICK, /* every VM that used CPU lately, every tick */
+        _USAGE_READS_MAX,
+} UsageReads;
+
+/* "adaptive", "every-tick"; NULL out of range. */
+const char *usage_reads_to_string(UsageReads r);
+/* UsageReads, or -EINVAL. */
+int usage_reads_from_string(const char *s);
+
+/*
+ * The bound on how stale a steady VM's use may be: 1 s.  It is what makes a
+ * host of 1,000 busy VMs cost about 1,000 reads a second instead of 100,000
+ * at a 10 ms tick.  A change of demand inside it shows at the next read; until
+ * then the core accounts the old rate, and the read puts the difference right
+ * (a bucket is never off by more than a second of the change).  The kernel
+ * shares by cpu.weight between reads as it always does, so a steady VM that
+ * wants more gets its weight's part meanwhile.
+ */
+#define USAGE_STEADY_POLL_USEC 1000000ULL
+/* A VM that used nothing over a window (and was not throttled) is idle at
+ * once, and read this often: 100 ms, as schedd always read idle VMs.  A VM
+ * waking is then counted within 100 ms; its weight gives it its entitlement
+ * meanwhile (the kernel does that between reads), and the read's delta
+ * covers all it used. */
+#define USAGE_IDLE_POLL_USEC 100000ULL
+/* The window over which a VM read every tick is judged: 100 ms, ten ticks
+ * of 10 ms, long enough that the kernel's lumpy accounting (a tick's use can
+ * be off by a scheduler slice) averages out. */
+#define USAGE_WINDOW_USEC 100000ULL
+/* Rates within 1/8 of each other are the same rate: the spread of a
+ * CPU-bound VM's use from one 100 ms window to the next on a real kernel is
+ * a few percent; a change of demand worth acting on is more. */
+#define USAGE_TOLERANCE_DIVISOR 8
+/* ...or within 1 ms of CPU a second of each other (0.1 % of a CPU), below
+ * which the relative spread of a nearly idle VM means nothing. */
+#define USAGE_SLACK_PER_SEC 1000ULL
+
+/* One VM's reading plan.  All zero: read every tick, nothing known yet. */
+typedef struct UsagePlan {
+        bool steady;             /* read every USAGE_STEADY_POLL_USEC, estimated in between */
+        bool throttled;          /* steady: the throttled state of its last reads */
+        uint64_t rate_per_sec;   /* steady: CPU-usec a second it used over its last window */
+        uint64_t last_read_usec; /* when its cpu.stat was last read; 0: never */
+        uint64_t excess_usec;    /* use the core was told beyond the counter at the last read */
+        uint64_t credit_usec;    /* of that, what is still to be taken off estimates */
+        uint64_t window_used_usec;  /* read every tick: use in the window being measured... */
+        uint64_t window_usec;       /* ...its length so far */
+        bool window_throttled;      /* ...throttled in any of its ticks */
+        bool have_window_rate;      /* the previous window's rate is known: */
+        uint64_t window_rate_per_sec;
+        bool window_rate_throttled;
+} UsagePlan;
+
+/* Whether a VM is read this tick: always unless steady; steady, once every
+ * USAGE_STEADY_POLL_USEC (idle: USAGE_IDLE_POLL_USEC) worth of ticks, spread
+ * over the ticks by `index`.  With a tick that long or longer, every tick. */
+bool usage_plan_due(const UsagePlan *p, uint64_t ticks, size_t index, uint64_t tick_usec);
+
+/* A tick the VM is not read (steady): what the core is told it used over
+ * `elapsed_usec`, and *ret_throttled.  Counted for the next read. */
+uint64_t usage_plan_estimate(UsagePlan *p, uint64_t elapsed_usec, bool *ret_throttled);
+
+/*
+ * A read at `now_usec`: `delta_usec` is what the counter rose by since the
+ * last read (over `interval_usec`), `throttled` what the read showed.
+ * Returns what the core is told the VM used this tick.  `may_settle`: its
+ * decision cannot change from its use alone (not held, not bursting); a VM
+ * that may not settle is read every tick.
+ */
+uint64_t usage_plan_observe(UsagePlan *p, uint64_t now_usec, uint64_t delta_usec, uint64_t interval_usec,
+                            bool throttled, bool may_settle);
+
+/* Back to reading every tick (its knobs changed, so will its use). */
+void usage_plan_wake(UsagePlan *p);
