@@ -28,6 +28,14 @@
  *     more than the context's horizon away: then it is dropped, so a bulk
  *     TCP flow backs off instead of queueing.
  *   - Dropping (not `pace`): a packet that may not start now is dropped.
+ *   ECN: a heavy packet of an ECN-capable flow is marked CE where it would
+ *     otherwise wait long or be dropped: pacing, when its departure is more
+ *     than EGRESS_ECN_DELAY_NSEC ahead (it is still paced, and dropped at the
+ *     horizon like any other); dropping, while the context's debt is within
+ *     ecn_nsec (about half the light flows' allowance), admitted with its
+ *     mark instead of dropped.  A flow that is not ECN-capable is treated as
+ *     without ECN: paced up to the horizon, or dropped.  Light packets are
+ *     never marked.
  *   Fairness inside a context: each flow (socket, or flow hash without one)
  *   has a timeline of its own at 1/2^EGRESS_LIGHT_SHIFT of the context's rate.
  *   A flow within it is light: its packets leave at once (no departure time)
@@ -222,6 +230,15 @@ static __always_inline int enforce(struct __sk_buff *skb, __u32 slot, EgressFlow
         }
         __u64 allowed = light ? cfg->light_horizon_nsec : (may_delay && pace ? cfg->horizon_nsec : 0);
 
+        /* ECN, for a heavy packet: where it would be dropped for want of
+         * time (dropping, or a tap's ingress), a packet of an ECN-capable
+         * flow may still take the context up to ecn_nsec into debt, marked
+         * CE instead (bpf_skb_ecn_set_ce() marks only such a packet, and
+         * says whether it did); one that is not ECN-capable is dropped as
+         * before.  Pacing marks below. */
+        bool delay = !light && may_delay && pace;
+        __u64 ecn_debt = !light && !delay ? cfg->ecn_nsec : 0;
+
         /* A compare-and-swap catches an idle timeline up to a full bucket
          * (so that it loses no other CPU's packet); then the packet takes
          * its place with one fetch-and-add, and gives it back if it may not
@@ -231,18 +248,25 @@ static __always_inline int enforce(struct __sk_buff *skb, __u32 slot, EgressFlow
         if (seen < floor)
                 __sync_val_compare_and_swap(&vm->next_nsec, seen, floor);
         start = max_u64(__sync_fetch_and_add(&vm->next_nsec, cost), floor);
-        if (start > now + allowed) {
+        if (start > now + allowed && (start > now + allowed + ecn_debt || !bpf_skb_ecn_set_ce(skb))) {
                 __sync_fetch_and_add(&vm->next_nsec, -cost);
                 goto drop;
         }
+        if (start > now + allowed)
+                st->marked++;
 
         if (flow)
                 flow_charge(flow, flow_start, now, cost);
-        if (!light && may_delay && pace && start > now) {
+        if (delay && start > now) {
                 __u64 departure = start - EGRESS_CLOCK_OFFSET_NSEC;
                 if (departure > skb->tstamp)
                         skb->tstamp = departure;
                 st->delayed++;
+                /* Queued beyond the threshold: an ECN-capable flow hears of
+                 * it now, by a CE mark, rather than by a drop at the
+                 * horizon; one that is not only waits. */
+                if (cfg->ecn_nsec && start > now + cfg->ecn_nsec && bpf_skb_ecn_set_ce(skb))
+                        st->marked++;
         }
 admit:
         st->bytes += len;

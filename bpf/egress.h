@@ -50,8 +50,19 @@ typedef struct EgressVmConfig {
         __u64 horizon_nsec;       /* pacing: how far ahead a heavy packet may be scheduled (0: dropping) */
         __u64 light_horizon_nsec; /* how far into debt light packets may take the context */
         __u32 flags;
-        __u32 pad;
+        /* ECN (see EGRESS_ECN_* below), for heavy packets of ECN-capable
+         * flows: pacing, the delay above which they are marked CE;
+         * dropping, the debt within which they are marked CE and admitted
+         * instead of dropped.  0: no marking.  At most 2^32 ns (4.3 s). */
+        __u32 ecn_nsec;
 } EgressVmConfig;
+
+/* Pacing: a heavy packet of an ECN-capable flow (ECT(0) or ECT(1) in its IP
+ * header) given a departure time more than this far ahead is marked CE, so
+ * that its sender slows down before the queue reaches the horizon (where
+ * packets drop): 1 ms, the threshold Cilium's EDT marking uses.  A flow
+ * that is not ECN-capable is paced as before and dropped at the horizon. */
+#define EGRESS_ECN_DELAY_NSEC (1000ULL * 1000)
 
 /* The program's clock runs this far ahead of CLOCK_MONOTONIC, so that "now
  * minus a burst" never goes below zero, even just after boot: a fresh
@@ -98,4 +109,5 @@ typedef struct EgressStats {
         __u64 packets; /* admitted, counting each segment of a GSO packet */
         __u64 delayed; /* packets given a later departure time */
         __u64 dropped; /* packets dropped above the rate */
+        __u64 marked;  /* packets marked CE (ECN) above the rate */
 } EgressStats;

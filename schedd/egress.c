@@ -359,6 +359,11 @@ static EgressVmConfig vm_config_for(EgressMode mode, uint64_t rate_bytes_per_sec
         if (extra > EGRESS_HORIZON_MAX_NSEC)
                 extra = EGRESS_HORIZON_MAX_NSEC;
         c.light_horizon_nsec = c.horizon_nsec + extra;
+        /* ECN-capable flows (bpf/egress.h): pacing marks above 1 ms of
+         * delay; dropping marks instead of dropping within half the light
+         * flows' allowance, so that light packets still pass beside a bulk
+         * flow that takes it. */
+        c.ecn_nsec = (uint32_t)(mode == EGRESS_MODE_PACE ? EGRESS_ECN_DELAY_NSEC : c.light_horizon_nsec / 2);
         return c;
 }
 
@@ -387,6 +392,7 @@ static int vm_write_config(Egress *e, uint32_t slot, const EgressVmConfig *c) {
         __atomic_store_n(&to->light_burst_nsec, c->light_burst_nsec, __ATOMIC_RELAXED);
         __atomic_store_n(&to->horizon_nsec, c->horizon_nsec, __ATOMIC_RELAXED);
         __atomic_store_n(&to->light_horizon_nsec, c->light_horizon_nsec, __ATOMIC_RELAXED);
+        __atomic_store_n(&to->ecn_nsec, c->ecn_nsec, __ATOMIC_RELAXED);
         if (limiting)
                 __atomic_store_n(&to->flags, c->flags, __ATOMIC_RELEASE);
         e->vms[slot].config = *c;
@@ -649,6 +655,7 @@ int egress_read(Egress *e, uint32_t vm_index, EgressCounters *ret) {
                 sum.packets += e->percpu[i].packets;
                 sum.delayed += e->percpu[i].delayed;
                 sum.dropped += e->percpu[i].dropped;
+                sum.marked += e->percpu[i].marked;
         }
         *ret = sum;
         return 0;

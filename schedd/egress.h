@@ -22,6 +22,13 @@
  * the VM's debt is within the horizon plus a little, and are charged to the
  * VM like the rest.
  *
+ * ECN-capable flows (ECT in the IP header) are marked CE instead: pacing,
+ * a heavy packet due more than EGRESS_ECN_DELAY_NSEC (1 ms) ahead; dropping,
+ * a heavy packet that would be dropped while the VM's debt is within half
+ * the light flows' allowance (2 to 10 ms at the rate) is admitted with the
+ * mark.  Flows that are not ECN-capable see no difference.  The senders must
+ * ask for ECN (net.ipv4.tcp_ecn = 1); Linux accepts it by default.
+ *
  * Dropping needs a larger burst than pacing for a TCP sender to reach its
  * rate: each drop costs the sender a stall or a recovery, so the bucket must
  * cover a good part of a second of the rate.  Measured at 50 Mbit/s over a
@@ -97,6 +104,7 @@ typedef struct EgressCounters {
         uint64_t packets; /* admitted, each segment of a GSO packet counted */
         uint64_t delayed; /* given a later departure time (pacing) */
         uint64_t dropped; /* dropped above the rate */
+        uint64_t marked;  /* marked CE above the rate (ECN-capable flows; bpf/egress.h) */
 } EgressCounters;
 
 /* The kernel's run-time statistics of the attached programs, summed. */

@@ -56,7 +56,7 @@
  * guest (6.1) and all of it in another; with half a second, every run. */
 #define NET_BURST_DIVISOR 2
 
-/* A VM whose packets were dropped or delayed counts as held back (the core's
+/* A VM whose packets were dropped, delayed or marked (ECN) counts as held back (the core's
  * "throttled": it wants more than it is allowed) for as long as the program's
  * bucket holds at its entitlement (half a second, NET_BURST_DIVISOR) after the
  * last of them.  A TCP sender that was dropped backs off and then takes about
@@ -503,7 +503,7 @@ int manager_net_tick(Manager *m, uint64_t now) {
                         continue;
                 }
                 v->net.used = counter_delta(c.bytes, v->net.last.bytes);
-                if (c.dropped + c.delayed > v->net.last.dropped + v->net.last.delayed)
+                if (c.dropped + c.delayed + c.marked > v->net.last.dropped + v->net.last.delayed + v->net.last.marked)
                         v->net.throttled_until_usec = now + NET_THROTTLE_MEMORY_USEC;
                 v->net.throttled = now < v->net.throttled_until_usec;
                 v->net.bytes_total += v->net.used;

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <net/if.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
@@ -358,5 +359,92 @@ Test(egress_kernel, pace_or_a_reason) {
 
         EgressProgStats ps;
         cr_assert_eq(egress_prog_stats(e, &ps), 0);
+        egress_close(e);
+}
+
+/* ---- ECN ---- */
+
+/* Datagrams of ECN_PAYLOAD bytes, ECN_WIRE as the program counts them; at
+ * ECN_RATE each costs 1 ms, and a bucket of ECN_BURST_PACKETS is about what a
+ * flow may send before it counts as heavy (16 KiB, EGRESS_LIGHT_BURST_BYTES). */
+#define ECN_PAYLOAD       1400
+#define ECN_WIRE          (ECN_PAYLOAD + 42)
+#define ECN_RATE          (ECN_WIRE * 1000ULL)
+#define ECN_BURST_PACKETS 11
+#define ECN_SENT          60
+/* The ECN field of the IP header (RFC 3168). */
+#define TOS_ECT0 0x02
+#define TOS_CE   0x03
+
+/* Sends ECN_SENT datagrams with TOS `tos` from cgroup dir; returns how many
+ * arrived marked CE (the receiver reads each one's TOS). */
+static int send_udp_tos(const char *dir, int tos) {
+        static char buf[ECN_PAYLOAD];
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(sa);
+        int one = 1, ce = 0;
+
+        int rfd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        cr_assert_geq(rfd, 0);
+        cr_assert_eq(setsockopt(rfd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one)), 0, "%m");
+        cr_assert_eq(bind(rfd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%m");
+        cr_assert_eq(getsockname(rfd, (struct sockaddr *)&sa, &len), 0);
+
+        join(dir);
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)), 0, "%m");
+        for (int i = 0; i < ECN_SENT; i++)
+                (void)sendto(fd, buf, sizeof(buf), 0, (struct sockaddr *)&sa, sizeof(sa));
+        close(fd);
+
+        for (;;) {
+                char cbuf[CMSG_SPACE(sizeof(int))];
+                struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+                struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+                if (recvmsg(rfd, &mh, MSG_DONTWAIT) < 0)
+                        break;
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS &&
+                            (*(unsigned char *)CMSG_DATA(c) & TOS_CE) == TOS_CE)
+                                ce++;
+        }
+        close(rfd);
+        return ce;
+}
+
+/* Dropping: a flow that has spent its light allowance and finds its VM in
+ * debt is dropped; marked CE and admitted instead if it is ECN-capable, up
+ * to a debt of half the light allowance (here 10 ms: 10 packets), and
+ * dropped beyond.  (The datagrams go out within a millisecond or so; a
+ * machine that stalls the sender for longer only makes fewer of them meet a
+ * debt, and each check still holds for any that do.) */
+Test(egress_kernel, ecn_capable_flows_are_marked_not_dropped) {
+        Egress *e = open_lo(EGRESS_MODE_DROP);
+
+        cr_assert_eq(egress_set_vm(e, 0, cgroup_ino, ECN_RATE, ECN_BURST_PACKETS * ECN_WIRE), 0);
+        int ce = send_udp_tos(cgroup_dir, TOS_ECT0);
+        EgressCounters c = counters(e, 0);
+        cr_assert_gt(c.marked, 0, "an ECN-capable flow in debt is marked (%" PRIu64 " admitted, %" PRIu64 " dropped)",
+                     c.packets, c.dropped);
+        cr_assert_leq(c.marked, 12, "marked only within 10 ms of debt: %" PRIu64, c.marked);
+        cr_assert_gt(c.dropped, 0, "beyond it, dropped");
+        cr_assert_eq(c.packets + c.dropped, ECN_SENT);
+        cr_assert_eq((uint64_t)ce, c.marked, "each marked datagram arrives with CE");
+        egress_close(e);
+}
+
+Test(egress_kernel, flows_without_ecn_are_dropped_unmarked) {
+        Egress *e = open_lo(EGRESS_MODE_DROP);
+
+        cr_assert_eq(egress_set_vm(e, 0, cgroup_ino, ECN_RATE, ECN_BURST_PACKETS * ECN_WIRE), 0);
+        int ce = send_udp_tos(cgroup_dir, 0);
+        EgressCounters c = counters(e, 0);
+        cr_assert_eq(c.marked, 0);
+        cr_assert_eq(ce, 0);
+        cr_assert_gt(c.dropped, 0);
+        cr_assert_leq(c.packets, ECN_BURST_PACKETS + 2, "no more than the bucket and what came back meanwhile: %" PRIu64,
+                      c.packets);
+        cr_assert_eq(c.packets + c.dropped, ECN_SENT);
         egress_close(e);
 }

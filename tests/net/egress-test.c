@@ -53,6 +53,9 @@
  *             that never backs off) to a receiver in B on -p, for SECONDS;
  *             prints what each sent and what the receiver got, then PASS
  *             when every flow ran
+ *   hold      only the shaping, for a benchmark's own traffic: each cgroup
+ *             of -L a VM at RATE with BURST, until SIGTERM or SECONDS;
+ *             prints "ready", then each VM's counters
  *
  * Exit status: 0 pass, 1 fail, 2 bad usage, 77 skipped (not root, or a
  * feature the kernel lacks).  Every load is bounded in time; children end with
@@ -1206,10 +1209,62 @@ static int scenario_load(void) {
         return verdict(ok && rv.error == 0 && n > 0);
 }
 
+/* Only the shaping, for a benchmark that brings its own traffic
+ * (tools/bench-egress): the program on the interface, each cgroup of -L a VM
+ * at RATE with BURST, for SECONDS or until SIGTERM or SIGINT; prints "ready"
+ * once loaded, then at the end what each VM was admitted, delayed and
+ * dropped. */
+static volatile sig_atomic_t hold_stop;
+
+static void hold_on_signal(int sig) {
+        (void)sig;
+        hold_stop = 1;
+}
+
+static int scenario_hold(void) {
+        char *list = strdup(opt.load), *save = NULL;
+        const char *names[WATCH_MAX];
+        size_t n = 0;
+        Daemon d;
+        int r;
+
+        if (!list)
+                die("strdup", -ENOMEM);
+        if ((r = daemon_open(&d)) < 0)
+                die("open", r);
+        for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                if (n >= WATCH_MAX) {
+                        fprintf(stderr, "egress-test: hold: at most %d VMs\n", WATCH_MAX);
+                        exit(2);
+                }
+                if ((r = set_vm(&d, (uint32_t)n, tok, opt.rate, opt.burst)) < 0)
+                        die(tok, r);
+                names[n++] = tok;
+        }
+        signal(SIGTERM, hold_on_signal);
+        signal(SIGINT, hold_on_signal);
+        printf("ready: mode=%s\n", egress_mode(d.e) == EGRESS_MODE_PACE ? "pace" : "drop");
+        fflush(stdout);
+        uint64_t end = now_nsec() + (uint64_t)(opt.seconds * NSEC_PER_SEC);
+        while (!hold_stop && now_nsec() < end)
+                sleep_until(now_nsec() + 10 * NSEC_PER_MSEC);
+        for (size_t i = 0; i < n; i++) {
+                EgressCounters c;
+                if ((r = egress_read(d.e, (uint32_t)i, &c)) < 0)
+                        die("read", r);
+                printf("hold: %s admitted %" PRIu64 " B %" PRIu64 " packets, delayed %" PRIu64 ", dropped %" PRIu64
+                       ", marked %" PRIu64 "\n",
+                       names[i], c.bytes, c.packets, c.delayed, c.dropped, c.marked);
+        }
+        daemon_close(&d);
+        free(list);
+        return 0;
+}
+
 static void usage(FILE *f) {
         fprintf(f, "usage: egress-test -A NETNS -B NETNS -d IFACE -a ADDR -g CGROUP_DIR [-C NETNS -T TAP]\n"
                    "                   [-m pace|drop] [-r RATE] [-b BURST] [-t SECONDS] [-p PORT] [-L CGROUPS] [-v]\n"
-                   "                   rate|classify|latency|change|tap|split|bench|load\n");
+                   "                   rate|classify|latency|change|tap|split|bench|load|hold\n");
 }
 
 int main(int argc, char **argv) {
@@ -1303,6 +1358,8 @@ int main(int argc, char **argv) {
                 return scenario_split();
         if (strcmp(s, "load") == 0 && opt.load)
                 return scenario_load();
+        if (strcmp(s, "hold") == 0 && opt.load && opt.rate)
+                return scenario_hold();
         usage(stderr);
         return 2;
 }
