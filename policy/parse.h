@@ -7,6 +7,34 @@
 #include "model.h"
 
 /*
+ * Bounded work for any input (the bus's ValidatePolicy takes text from any
+ * caller, and the daemon parses at start and at every reload):
+ *
+ * Nesting: the deepest policy key (vms.VM.io.DEV.wbps.reserve) sits in six
+ * nested mappings.  libyaml's scanner does work proportional to the open
+ * flow collections at every token, so "[[[[...]]]]" 100,000 deep took 48 s;
+ * a scan of the events before loading stops past this depth, where that
+ * work is still small (a few milliseconds).
+ */
+#define POLICY_DEPTH_MAX 32U
+
+/* Nodes in a document (scalars, mappings, lists, aliases), counted by the
+ * same scan: a 100,000-VM policy with a setting or two each has about a
+ * million; this bounds libyaml's document (~100 bytes a node) at a few
+ * hundred MB even for a file at POLICY_FILE_MAX_BYTES. */
+#define POLICY_NODES_MAX 2000000U
+
+/*
+ * Aliases are kept (anchors let VMs share settings, and YAML defines them),
+ * but a node reached again through an alias is walked again, and a few KB of
+ * aliases to aliases make millions of VM entries ("a billion laughs").  The
+ * walk may visit the document's own nodes once each, and this many more in
+ * all through aliases: a thousand VMs sharing a 50-node block stay below it;
+ * the model it can build is bounded at a few tens of MB.
+ */
+#define POLICY_ALIAS_NODES_MAX 100000U
+
+/*
  * The policy parser (libyaml document API).  Strict: unknown keys, wrong
  * types (a list where a mapping belongs, a mapping where a scalar belongs),
  * bad amounts (non-numeric, negative, overflowing), a share outside 0..10000,

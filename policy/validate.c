@@ -43,10 +43,6 @@
 /* Bits in a byte: network egress is declared in bits, enforced in bytes. */
 #define BITS_PER_BYTE 8U
 
-/* The most VM-device pairs a policy resolves: each pair takes four
- * ResolvedResources (160 bytes), so this bounds that table at 160 MB; it is
- * 1,000 VMs on 1,000 devices, or 10 devices for 100,000 VMs, far beyond a host. */
-#define VALIDATE_VM_DEVICE_PAIRS_MAX 1000000U
 
 /* Room for a dotted key with two 64-character names and a field name. */
 #define VALIDATE_KEY_MAX 256

@@ -25,6 +25,11 @@
  *   - two VMs may not name the same cgroup.
  */
 
+/* The most VM-device pairs a policy resolves: each pair takes four
+ * ResolvedResources (160 bytes), so this bounds that table at 160 MB; it is
+ * 1,000 VMs on 1,000 devices, or 10 devices for 100,000 VMs, far beyond a host. */
+#define VALIDATE_VM_DEVICE_PAIRS_MAX 1000000U
+
 /* Facts about the machine, for "auto" capacities (passed in: validation is pure). */
 typedef struct HostFacts {
         uint64_t cpus_ucpu;    /* online CPUs, in micro-CPUs */

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,62 @@ static bool is_plain_safe(const char *s) {
         return true;
 }
 
+/* Decodes one UTF-8 sequence at p into *ret: its length, or 0 where the
+ * bytes are not UTF-8 (overlong, a surrogate, past U+10FFFF, cut short). */
+static size_t utf8_decode(const unsigned char *p, uint32_t *ret) {
+        uint32_t cp, min;
+        size_t len;
+
+        if (p[0] < 0x80) {
+                *ret = p[0];
+                return 1;
+        }
+        if ((p[0] & 0xe0) == 0xc0)
+                len = 2, cp = p[0] & 0x1f, min = 0x80;
+        else if ((p[0] & 0xf0) == 0xe0)
+                len = 3, cp = p[0] & 0x0f, min = 0x800;
+        else if ((p[0] & 0xf8) == 0xf0)
+                len = 4, cp = p[0] & 0x07, min = 0x10000;
+        else
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((p[i] & 0xc0) != 0x80) /* also the NUL at the end */
+                        return 0;
+                cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        *ret = cp;
+        return len;
+}
+
+/*
+ * Whether libyaml takes the character as it stands inside a double-quoted
+ * scalar: YAML's printable set (libyaml refuses the rest in its input,
+ * U+0080..U+009F and U+FFFE among them), less the characters it reads as
+ * line breaks and folds (U+0085, U+2028, U+2029) and the byte-order mark.
+ * Everything else is written as an escape, which reads back as itself.
+ */
+static bool yaml_takes_raw(uint32_t cp) {
+        if (cp == '"' || cp == '\\' || cp == 0x85 || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff)
+                return false;
+        return (cp >= 0x20 && cp <= 0x7e) || (cp >= 0xa0 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) ||
+               (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/* Whether every byte of s is UTF-8: YAML text is, so nothing else can be written and read back. */
+static bool is_utf8(const char *s) {
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                uint32_t cp;
+                size_t n = utf8_decode(p, &cp);
+
+                if (n == 0)
+                        return false;
+                p += n;
+        }
+        return true;
+}
+
 static void write_string(FILE *f, const char *s) {
         if (is_plain_safe(s)) {
                 fputs(s, f);
@@ -92,15 +149,46 @@ static void write_string(FILE *f, const char *s) {
         }
 
         fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        fprintf(f, "\\%c", *p);
-                else if (*p < 0x20 || *p == 0x7f)
-                        fprintf(f, "\\x%02x", *p);
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                uint32_t cp;
+                size_t n = utf8_decode(p, &cp);
+
+                if (n == 0) /* policy_write_file() checked first; never written */
+                        return;
+                if (yaml_takes_raw(cp))
+                        fwrite(p, 1, n, f);
+                else if (cp == '"' || cp == '\\')
+                        fprintf(f, "\\%c", (int)cp);
+                else if (cp <= 0xff)
+                        fprintf(f, "\\x%02x", (unsigned)cp);
+                else if (cp <= 0xffff)
+                        fprintf(f, "\\u%04x", (unsigned)cp);
                 else
-                        fputc(*p, f);
+                        fprintf(f, "\\U%08x", (unsigned)cp);
+                p += n;
         }
         fputc('"', f);
+}
+
+/* Every string the writer writes is UTF-8 (names, cgroups, interfaces). */
+static bool policy_strings_are_utf8(const Policy *p) {
+        for (size_t i = 0; i < p->host.n_devices; i++)
+                if (!is_utf8(p->host.devices[i].name))
+                        return false;
+        for (size_t i = 0; i < p->host.n_interfaces; i++)
+                if (!is_utf8(p->host.interfaces[i].name))
+                        return false;
+        for (size_t i = 0; i < p->n_vms; i++) {
+                const VmPolicy *vm = &p->vms[i];
+
+                if (!is_utf8(vm->name) || (vm->cgroup && !is_utf8(vm->cgroup)) ||
+                    (vm->net_interface && !is_utf8(vm->net_interface)))
+                        return false;
+                for (size_t j = 0; j < vm->n_io; j++)
+                        if (!is_utf8(vm->io[j].name))
+                                return false;
+        }
+        return true;
 }
 
 static void write_indent(FILE *f, unsigned level) {
@@ -306,6 +394,11 @@ static void write_vm(FILE *f, const VmPolicy *vm) {
 }
 
 int policy_write_file(const Policy *p, FILE *f) {
+        /* Bytes that are not UTF-8 cannot be written so that they read back
+         * (the parser only makes UTF-8; a model built in code might not be). */
+        if (!policy_strings_are_utf8(p))
+                return -EILSEQ;
+
         write_host(f, &p->host);
 
         if (p->n_vms > 0)
@@ -338,7 +431,7 @@ int policy_write_string(const Policy *p, char **ret_text) {
                 r = -ENOMEM;
         if (r < 0) {
                 free(text);
-                return -ENOMEM;
+                return r == -EILSEQ ? r : -ENOMEM;
         }
 
         *ret_text = text;

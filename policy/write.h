@@ -11,9 +11,14 @@
  * percentage stays a percentage).  Unset fields are left out, so writing an
  * overlay writes only what it overrides.
  *
+ * Strings are written plain where YAML reads them back as they are, else
+ * double-quoted with every character the reader would refuse or change
+ * (C0 and C1 controls, U+0085, U+2028, U+2029, U+FEFF, U+FFFE, U+FFFF)
+ * escaped.  A string that is not UTF-8 cannot be written: -EILSEQ.
+ *
  * policy_write_string() returns 0 and a malloc()ed NUL-terminated text in
- * *ret_text, or -ENOMEM.  policy_write_file() writes to an open stream
- * and returns 0 or -errno.
+ * *ret_text, -EILSEQ or -ENOMEM.  policy_write_file() writes to an open
+ * stream and returns 0 or -errno (-EILSEQ before writing anything).
  */
 int policy_write_string(const Policy *p, char **ret_text);
 int policy_write_file(const Policy *p, FILE *f);
