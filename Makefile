@@ -17,14 +17,20 @@ OPT      ?= -O2 -g
 
 PKGS      := libsystemd yaml-0.1 inih libbpf libmicrohttpd
 TEST_PKGS := criterion
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-TEST_CFLAGS := $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
-TEST_LIBS   := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
-CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(OPT) $(SAN) $(PKG_CFLAGS)
-LDFLAGS := $(SAN)
-LDLIBS  := $(PKG_LIBS) -lm
+# What depends on installed packages is asked for when a recipe first needs it, once, never
+# while the Makefile is read: on a fresh machine `deps` (an order-only prerequisite of every
+# object) installs the -dev packages first, in the same run. $(call lazy,VAR,COMMAND) makes
+# VAR the output of COMMAND, run at VAR's first expansion.
+lazy = $(eval $(1) = $$(eval $(1) := $$$$(shell $(2)))$$($(1)))
+$(call lazy,PKG_CFLAGS,pkg-config --cflags $(PKGS))
+$(call lazy,PKG_LIBS,pkg-config --libs $(PKGS))
+$(call lazy,TEST_CFLAGS,pkg-config --cflags $(TEST_PKGS))
+$(call lazy,TEST_LIBS,pkg-config --libs $(TEST_PKGS))
+
+CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(OPT) $(SAN) $(PKG_CFLAGS)
+LDFLAGS  = $(SAN)
+LDLIBS   = $(PKG_LIBS) -lm
 
 # The pure core: policy language and scheduler (and the weights of the cgroups above
 # the VMs), shared by every program.
@@ -51,7 +57,7 @@ TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test-*.c))
 
 all: $(TOOLS) $(TESTS)
 
-$(OBJ)/%.o: %.c
+$(OBJ)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -83,7 +89,7 @@ $(BUILD)/bench-core: $(OBJ)/tools/bench-core.o $(BUILD)/libcore.a
 $(BUILD)/bench-tick-floor: $(OBJ)/tools/bench-tick-floor.o
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%.o: tests/%.c
+$(BUILD)/tests/%.o: tests/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -MMD -MP -c $< -o $@
 
