@@ -380,11 +380,13 @@ static bool vm_read_pressure(Manager *m, ManagerVm *v, uint64_t elapsed_usec) {
         return waited;
 }
 
-/* CLOCK_MONOTONIC in nanoseconds, for the cost counters (vDSO: no system call). */
+/* The thread's CPU time in nanoseconds, for the cost counters: CPU time,
+ * not wall time, so that being preempted on a busy host is not counted as a
+ * phase's cost (a system call, about 0.3 us, four a tick). */
 static uint64_t cost_now_nsec(void) {
         struct timespec ts;
 
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        (void)clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
         return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
@@ -398,7 +400,7 @@ static void read_cpu_adaptive(Manager *m) {
                 ManagerVm *v = m->vms[i];
                 const SchedDecision *d;
                 uint64_t delta = 0, interval;
-                bool throttled = false, was_steady;
+                bool throttled = false, idle;
                 CpuStat st;
                 int r;
 
@@ -406,8 +408,9 @@ static void read_cpu_adaptive(Manager *m) {
                         continue;
                 v->cpu_used_usec = 0;
                 v->cpu_throttled = false;
-                if (!usage_plan_due(&v->usage, m->ticks, i, m->tick_usec)) {
+                if (!usage_plan_due(&v->usage, now, m->ticks, i, m->tick_usec)) {
                         v->cpu_used_usec = usage_plan_estimate(&v->usage, m->elapsed_usec, &v->cpu_throttled);
+                        v->idle_ticks = v->cpu_used_usec > 0 || v->cpu_throttled ? 0 : v->idle_ticks + 1;
                         m->cost.estimates++;
                         continue;
                 }
@@ -427,8 +430,9 @@ static void read_cpu_adaptive(Manager *m) {
                         delta = counter_delta(st.usage_usec, v->last_cpu.usage_usec);
                         throttled = st.nr_throttled > v->last_cpu.nr_throttled;
                 }
-                was_steady = v->usage.steady;
-                if (!was_steady || delta > 0 || throttled) {
+                /* Idle: no use for IDLE_AFTER_USEC (its pressure is not read, as below). */
+                idle = (uint64_t)v->idle_ticks * m->tick_usec >= IDLE_AFTER_USEC;
+                if (!idle || delta > 0 || throttled) {
                         if (vm_read_pressure(m, v, interval))
                                 throttled = true;
                 } else
@@ -437,6 +441,7 @@ static void read_cpu_adaptive(Manager *m) {
                 v->cpu_used_usec = usage_plan_observe(&v->usage, now, delta, interval, throttled,
                                                       v->have_last_cpu && !d->held && !d->bursting);
                 v->cpu_throttled = throttled;
+                v->idle_ticks = delta > 0 || throttled ? 0 : v->idle_ticks + 1;
                 v->last_cpu = st;
                 v->have_last_cpu = true;
         }
@@ -544,10 +549,11 @@ static void cost_report(Manager *m) {
         for (size_t i = 0; i < m->n_vms; i++)
                 if (m->vms[i]->state == MANAGER_VM_MANAGED)
                         writes += cgroup_vm_writes(m->vms[i]->cg);
-        log_debug("Tick cost: usage_reads=%s ticks=%" PRIu64 " vms=%zu read_nsec=%" PRIu64 " core_nsec=%" PRIu64
+        log_debug("Tick cost: usage_reads=%s ticks=%" PRIu64 " now_usec=%" PRIu64 " vms=%zu read_nsec=%" PRIu64 " core_nsec=%" PRIu64
                   " write_nsec=%" PRIu64 " cpu_stat_reads=%" PRIu64 " pressure_reads=%" PRIu64 " estimates=%" PRIu64
                   " writes=%" PRIu64,
-                  usage_reads_to_string(m->config->usage_reads), m->cost.ticks, m->n_vms, m->cost.read_nsec,
+                  usage_reads_to_string(m->config->usage_reads), m->cost.ticks, m->last_tick_usec, m->n_vms,
+                  m->cost.read_nsec,
                   m->cost.core_nsec, m->cost.write_nsec, m->cost.cpu_stat_reads, m->cost.pressure_reads,
                   m->cost.estimates, writes);
 }
@@ -582,11 +588,14 @@ void manager_enforce(Manager *m) {
                                 v->cpu_enforced = false;
                                 continue;
                         }
+                        /* A new ceiling, a new use: read it every tick until it settles.
+                         * (A new weight alone moves use only where CPUs are contended, and
+                         * the next read shows it.) */
+                        if (!v->cpu_enforced || v->enforced_quota_usec != quota)
+                                usage_plan_wake(&v->usage);
                         v->cpu_enforced = true;
                         v->enforced_weight = d->weight;
                         v->enforced_quota_usec = quota;
-                        /* New knobs, new use: read it every tick until it settles. */
-                        usage_plan_wake(&v->usage);
                 }
 
                 for (size_t j = 0; j < m->n_devices; j++) {

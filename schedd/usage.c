@@ -36,10 +36,14 @@ static bool same_rate(uint64_t a, uint64_t b) {
         return diff <= (tolerance > USAGE_SLACK_PER_SEC ? tolerance : USAGE_SLACK_PER_SEC);
 }
 
-bool usage_plan_due(const UsagePlan *p, uint64_t ticks, size_t index, uint64_t tick_usec) {
+bool usage_plan_due(const UsagePlan *p, uint64_t now_usec, uint64_t ticks, size_t index, uint64_t tick_usec) {
         uint64_t poll = p->rate_per_sec == 0 && !p->throttled ? USAGE_IDLE_POLL_USEC : USAGE_STEADY_POLL_USEC;
         uint64_t every = tick_usec > 0 ? poll / tick_usec : 1;
 
+        /* Warm: a window after the last read, less half a tick so that a
+         * tick a little early does not push it a whole tick later. */
+        if (p->warm)
+                return p->last_read_usec == 0 || now_usec + tick_usec / 2 >= p->last_read_usec + USAGE_WINDOW_USEC;
         if (!p->steady || every <= 1)
                 return true;
         return (ticks + index) % every == 0;
@@ -47,11 +51,8 @@ bool usage_plan_due(const UsagePlan *p, uint64_t ticks, size_t index, uint64_t t
 
 uint64_t usage_plan_estimate(UsagePlan *p, uint64_t elapsed_usec, bool *ret_throttled) {
         uint64_t est = (uint64_t)((unsigned __int128)p->rate_per_sec * elapsed_usec / USEC_PER_SEC_U64);
-        uint64_t withheld = est < p->credit_usec ? est : p->credit_usec;
 
-        p->credit_usec -= withheld;
-        est -= withheld;
-        p->excess_usec += est;
+        p->told_usec += est;
         if (ret_throttled)
                 *ret_throttled = p->throttled;
         return est;
@@ -64,7 +65,20 @@ static void window_reset(UsagePlan *p) {
 
 void usage_plan_wake(UsagePlan *p) {
         p->steady = false;
+        p->warm = false;
         p->have_window_rate = false;
+        window_reset(p);
+}
+
+/* Read once a window, told `rate` in between. */
+static void go_warm(UsagePlan *p, uint64_t rate, bool throttled) {
+        p->steady = false;
+        p->warm = true;
+        p->rate_per_sec = rate;
+        p->throttled = throttled;
+        p->have_window_rate = true;
+        p->window_rate_per_sec = rate;
+        p->window_rate_throttled = throttled;
         window_reset(p);
 }
 
@@ -72,16 +86,13 @@ uint64_t usage_plan_observe(UsagePlan *p, uint64_t now_usec, uint64_t delta_usec
                             bool throttled, bool may_settle) {
         uint64_t told;
 
-        /* The core's total stays the counter's: what it was told beyond
-         * the counter is taken off this read, or off the ticks after. */
-        if (delta_usec >= p->excess_usec) {
-                told = delta_usec - p->excess_usec;
-                p->excess_usec = 0;
-        } else {
-                told = 0;
-                p->excess_usec -= delta_usec;
-        }
-        p->credit_usec = p->excess_usec;
+        /* What the counter shows beyond what the core was told since the
+         * last read.  What it was told too much is forgotten, not taken off
+         * later ticks: that would hide the use of a VM that wakes up from
+         * the core's demand estimate (a VM's bucket is under-credited by at
+         * most what one interval's estimate was off by). */
+        told = delta_usec > p->told_usec ? delta_usec - p->told_usec : 0;
+        p->told_usec = 0;
         p->last_read_usec = now_usec;
 
         if (!may_settle) {
@@ -93,9 +104,11 @@ uint64_t usage_plan_observe(UsagePlan *p, uint64_t now_usec, uint64_t delta_usec
                 uint64_t rate = rate_of(delta_usec, interval_usec);
 
                 /* An idle VM that used anything is awake. */
-                if (interval_usec == 0 || throttled != p->throttled || !same_rate(rate, p->rate_per_sec) ||
-                    (p->rate_per_sec == 0 && delta_usec > 0))
+                if (interval_usec == 0)
                         usage_plan_wake(p);
+                else if (throttled != p->throttled || !same_rate(rate, p->rate_per_sec) ||
+                         (p->rate_per_sec == 0 && delta_usec > 0))
+                        go_warm(p, rate, throttled);
                 else
                         p->rate_per_sec = rate; /* follows a slow drift */
                 return told;
@@ -117,15 +130,13 @@ uint64_t usage_plan_observe(UsagePlan *p, uint64_t now_usec, uint64_t delta_usec
                 if (idle || (p->have_window_rate && p->window_throttled == p->window_rate_throttled &&
                              same_rate(rate, p->window_rate_per_sec))) {
                         p->steady = true;
+                        p->warm = false;
                         p->rate_per_sec = rate;
                         p->throttled = p->window_throttled;
                         p->have_window_rate = false;
-                } else {
-                        p->have_window_rate = true;
-                        p->window_rate_per_sec = rate;
-                        p->window_rate_throttled = p->window_throttled;
-                }
-                window_reset(p);
+                        window_reset(p);
+                } else
+                        go_warm(p, rate, p->window_throttled);
         }
         return told;
 }

@@ -9,18 +9,21 @@
  * cpu.pressure, a few microseconds each; on a real host each read also
  * flushes the kernel's per-CPU statistics), so with [schedd] usage_reads =
  * adaptive a VM is read every tick only while its use is changing or its
- * decision could change (held, bursting, just given new knobs).  A VM whose
- * use held still over two windows of USAGE_WINDOW_USEC is steady (one that
- * used nothing over one window is idle, read every USAGE_IDLE_POLL_USEC): it is read
- * every USAGE_STEADY_POLL_USEC, and on the ticks between the core is told it
- * used what it used per second over its last window (and the throttled state
- * its last read showed).  When it is read, the core gets what the counter
- * says it used since the last read less what it was told on the ticks
- * between, so the use the core accounts is the counter's, exactly, at every
- * read; what it was told too much is taken off the next ticks.  A read whose
- * rate differs from the estimate by more than 1/USAGE_TOLERANCE_DIVISOR
- * (and USAGE_SLACK_PER_SEC), or whose throttled state differs, makes the VM
- * read every tick again.
+ * decision could change (hot: held, bursting, just attached, given a new
+ * cpu.max).  Past its first window of USAGE_WINDOW_USEC a VM is warm, read
+ * once a window; a VM whose use held still over two windows is steady (one
+ * that used nothing over one window is idle, read every USAGE_IDLE_POLL_USEC):
+ * it is read every USAGE_STEADY_POLL_USEC.  On the ticks between reads the
+ * core is told the VM used what it used per second over its last window (and
+ * the throttled state its last read showed): the core averages use over
+ * about a window anyway (sched.c, USE_AVERAGE_USEC).  When it is read, the
+ * core gets what the counter says it used since the last read less what it
+ * was told on the ticks between: use it was not told of is never lost; what
+ * it was told too much (at most what one interval's estimate was off by) is
+ * forgotten, so that the use of a VM waking up is not hidden behind it.
+ * A read whose rate differs from the estimate by more than
+ * 1/USAGE_TOLERANCE_DIVISOR (and USAGE_SLACK_PER_SEC), or whose throttled
+ * state differs, makes a steady VM warm again.
  *
  * With usage_reads = every-tick every VM that used CPU lately is read every
  * tick (idle ones every 100 ms, manager-vm.c), as schedd did before.
@@ -72,11 +75,11 @@ int usage_reads_from_string(const char *s);
 /* One VM's reading plan.  All zero: read every tick, nothing known yet. */
 typedef struct UsagePlan {
         bool steady;             /* read every USAGE_STEADY_POLL_USEC, estimated in between */
-        bool throttled;          /* steady: the throttled state of its last reads */
-        uint64_t rate_per_sec;   /* steady: CPU-usec a second it used over its last window */
+        bool warm;               /* its use changed: read every USAGE_WINDOW_USEC, estimated in between */
+        bool throttled;          /* steady, warm: the throttled state of its last reads */
+        uint64_t rate_per_sec;   /* steady, warm: CPU-usec a second it used over its last window */
         uint64_t last_read_usec; /* when its cpu.stat was last read; 0: never */
-        uint64_t excess_usec;    /* use the core was told beyond the counter at the last read */
-        uint64_t credit_usec;    /* of that, what is still to be taken off estimates */
+        uint64_t told_usec;      /* estimates the core was told since the last read */
         uint64_t window_used_usec;  /* read every tick: use in the window being measured... */
         uint64_t window_usec;       /* ...its length so far */
         bool window_throttled;      /* ...throttled in any of its ticks */
@@ -85,10 +88,11 @@ typedef struct UsagePlan {
         bool window_rate_throttled;
 } UsagePlan;
 
-/* Whether a VM is read this tick: always unless steady; steady, once every
- * USAGE_STEADY_POLL_USEC (idle: USAGE_IDLE_POLL_USEC) worth of ticks, spread
- * over the ticks by `index`.  With a tick that long or longer, every tick. */
-bool usage_plan_due(const UsagePlan *p, uint64_t ticks, size_t index, uint64_t tick_usec);
+/* Whether a VM is read this tick (at now_usec): hot, always; warm, once a
+ * USAGE_WINDOW_USEC; steady, once every USAGE_STEADY_POLL_USEC (idle:
+ * USAGE_IDLE_POLL_USEC) worth of ticks, spread over the ticks by `index`.
+ * With a tick that long or longer, every tick. */
+bool usage_plan_due(const UsagePlan *p, uint64_t now_usec, uint64_t ticks, size_t index, uint64_t tick_usec);
 
 /* A tick the VM is not read (steady): what the core is told it used over
  * `elapsed_usec`, and *ret_throttled.  Counted for the next read. */
