@@ -286,3 +286,4 @@ check-vm: $(BUILD)/schedd $(BUILD)/schedsim $(BUILD)/schedctl
 bench-vm: $(BUILD)/schedd $(BUILD)/bench-tick-floor
 	@tests/vm/bench-daemon
 include tests/fuzz/Makefile.inc
+include etc/man/Makefile.inc
