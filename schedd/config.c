@@ -39,6 +39,11 @@ typedef struct ConfigParse {
         int error;             /* the first error a handler met, 0 if none */
         unsigned error_line;
         ConfigError *err;
+        /* The section the reader is in: what inih does not say (a section
+         * without keys, text after "[name]"), checked line by line. */
+        char section[64];
+        unsigned section_line; /* its "[name]" line, 0 before the first */
+        unsigned section_keys; /* key lines since */
 } ConfigParse;
 
 static int value_error(ValueError *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -320,6 +325,7 @@ static const ConfigKey config_keys[] = {
         {"schedd", "tick", parse_tick, offsetof(Config, tick_usec)},
         {"schedd", "state_dir", parse_path, offsetof(Config, state_dir)},
         {"schedd", "schedule_cpu", parse_bool, offsetof(Config, schedule_cpu)},
+        {"schedd", "fake_cgroup_root", parse_bool, offsetof(Config, fake_cgroup_root)},
         {"schedd", "usage_reads", parse_usage_reads, 0},
         {"bus", "enable", parse_bool, offsetof(Config, bus_enable)},
         {"bus", "name", parse_bus_name, offsetof(Config, bus_name)},
@@ -404,12 +410,67 @@ static int handler_error(ConfigParse *p, int code, const char *fmt, ...) {
  * white space is dropped: indented keys are plain keys here, never inih's
  * continuation lines.  A line that does not fit inih's buffer ends the
  * parse (inih would silently split it). */
+static int parse_error(ConfigParse *p, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static bool section_is_known(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (strcmp(config_keys[i].section, name) == 0)
+                        return true;
+        return false;
+}
+
+/* A section that sets nothing is a mistake (a key left out, or a section
+ * named wrong): an error on its "[name]" line. */
+static void section_end(ConfigParse *p) {
+        unsigned line = p->line;
+
+        if (p->section_line == 0 || p->section_keys > 0)
+                return;
+        p->line = p->section_line;
+        parse_error(p, -EINVAL, "[%s]: empty section (set a key in it, or leave it out)", p->section);
+        p->line = line;
+}
+
+/* What inih lets pass in a line (`line`, `len` bytes, leading blanks gone):
+ * text after "[name]" (inih drops it), a section without keys, and an
+ * unknown section even when it has no keys. */
+static void check_line(ConfigParse *p, const char *line, size_t len) {
+        const char *close, *rest;
+
+        if (len == 0 || line[0] == ';' || line[0] == '#')
+                return;
+        if (line[0] != '[') {
+                p->section_keys++;
+                return;
+        }
+
+        close = memchr(line, ']', len);
+        if (!close)
+                return; /* inih reports it */
+        section_end(p);
+        snprintf(p->section, sizeof(p->section), "%.*s", (int)(close - line - 1), line + 1);
+        p->section_line = p->line;
+        p->section_keys = 0;
+
+        for (rest = close + 1; rest < line + len && (*rest == ' ' || *rest == '\t' || *rest == '\r'); rest++)
+                ;
+        if (rest < line + len && *rest != ';' && *rest != '#')
+                parse_error(p, -EINVAL, "'%.*s': text after the section header [%s]", (int)len, line, p->section);
+        else if (!section_is_known(p->section))
+                parse_error(p, -EINVAL, "unknown section [%s] (sections: [schedd], [bus], [metrics], [network])",
+                            p->section);
+}
+
 static char *config_reader(char *str, int num, void *userdata) {
         ConfigParse *p = userdata;
         const char *start, *end;
         size_t len;
 
-        if (!*p->next || p->line_too_long)
+        if (!*p->next) {
+                section_end(p);
+                return NULL;
+        }
+        if (p->line_too_long)
                 return NULL;
 
         start = p->next;
@@ -426,6 +487,7 @@ static char *config_reader(char *str, int num, void *userdata) {
                 p->line_max = num - 2;
                 return NULL;
         }
+        check_line(p, start, len);
         memcpy(str, start, len);
         str[len] = '\n';
         str[len + 1] = '\0';

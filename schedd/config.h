@@ -64,6 +64,10 @@ typedef struct Config {
         uint64_t tick_usec; /* CONFIG_TICK_MIN_USEC..CONFIG_TICK_MAX_USEC */
         char *state_dir;    /* absolute */
         bool schedule_cpu;  /* false: no cpu.weight or cpu.max, no cpu controller needed */
+        /* Tests only: the cgroup root may be a tree of plain files that look like
+         * cgroup files (tests/fake-tree.h).  Default no: a cgroup root that is not
+         * cgroup2 is refused, as a production daemon must. */
+        bool fake_cgroup_root;
         UsageReads usage_reads; /* when cpu.stat is read (usage.h); default adaptive */
 
         /* [bus] */

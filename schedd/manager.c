@@ -355,10 +355,14 @@ static int manager_open_dirs(Manager *m) {
                 return log_error_errno(errno, "Cannot open the cgroup root %s: %m", m->config->cgroup_root);
         if (fstatfs(m->root_fd, &sfs) < 0)
                 return log_error_errno(errno, "Cannot stat the cgroup root %s: %m", m->config->cgroup_root);
+        if (sfs.f_type != CGROUP2_SUPER_MAGIC && !m->config->fake_cgroup_root)
+                return log_error_errno(EMEDIUMTYPE,
+                                       "The cgroup root %s is not a cgroup2 file system: mount one there "
+                                       "(mount -t cgroup2 cgroup2 %s) or point [schedd] cgroup_root at one",
+                                       m->config->cgroup_root, m->config->cgroup_root);
         if (sfs.f_type != CGROUP2_SUPER_MAGIC)
-                log_warning("The cgroup root %s is not a cgroup2 file system: its files are taken as plain files "
-                            "(a test tree?)",
-                            m->config->cgroup_root);
+                log_notice("The cgroup root %s is a tree of plain files ([schedd] fake_cgroup_root = yes)",
+                           m->config->cgroup_root);
 
         r = mkdir_p(m->config->state_dir);
         if (r < 0)

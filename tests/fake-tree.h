@@ -132,8 +132,8 @@ static inline void fake_dirs_remove(const char *dir, const char *tree, const cha
 }
 
 /* The daemon's configuration over a fake tree: the policy DIR/policy.yaml, no
- * override directory, cgroup root TREE, state in STATE, a 1 ms tick, no
- * metrics endpoint.  Fails the test if it does not parse. */
+ * override directory, cgroup root TREE (asked for as a fake one: fake_cgroup_root
+ * = yes), state in STATE, a 1 ms tick, no metrics endpoint.  Fails the test if it does not parse. */
 static inline void fake_config(Config *config, const char *dir, const char *tree, const char *state) {
         ConfigError err;
         char text[4 * PATH_MAX];
@@ -143,6 +143,7 @@ static inline void fake_config(Config *config, const char *dir, const char *tree
                  "policy = %s/policy.yaml\n"
                  "override_dir =\n"
                  "cgroup_root = %s\n"
+                 "fake_cgroup_root = yes\n"
                  "tick = 1ms\n"
                  "state_dir = %s\n"
                  "[metrics]\n"

@@ -280,9 +280,11 @@ Test(config, bad_interfaces) {
 }
 
 Test(config, unknown_sections_and_keys) {
+        /* on its header line, with keys or without */
         expect_error("[schedd]\ntick = 10ms\n[scheduler]\ntick = 10ms\n", -EINVAL,
-                     "t.conf:4: [scheduler] tick: unknown section [scheduler] (sections: [schedd], [bus], "
-                     "[metrics], [network])");
+                     "t.conf:3: unknown section [scheduler] (sections: [schedd], [bus], [metrics], [network])");
+        expect_error("[schedd]\ntick = 10ms\n[scheduler]\n", -EINVAL,
+                     "t.conf:3: unknown section [scheduler] (sections: [schedd], [bus], [metrics], [network])");
         expect_error("[schedd]\ntik = 10ms\n", -EINVAL, "t.conf:2: [schedd] tik: unknown key");
         expect_error("[metrics]\ntick = 10ms\n", -EINVAL, "t.conf:2: [metrics] tick: unknown key");
         expect_error("tick = 10ms\n", -EINVAL,
@@ -290,6 +292,25 @@ Test(config, unknown_sections_and_keys) {
                      "[network])");
         /* Keys are case-sensitive. */
         expect_error("[schedd]\nTick = 10ms\n", -EINVAL, "t.conf:2: [schedd] Tick: unknown key");
+}
+
+/* What inih would let pass: a section that sets nothing, text after "[name]". */
+Test(config, empty_sections_and_junk_after_headers) {
+        expect_error("[schedd]\n", -EINVAL, "t.conf:1: [schedd]: empty section (set a key in it, or leave it out)");
+        expect_error("[schedd]\n; tick = 10ms\n\n[bus]\nenable = no\n", -EINVAL,
+                     "t.conf:1: [schedd]: empty section (set a key in it, or leave it out)");
+        expect_error("[schedd]\ntick = 10ms\n[bus]\n# nothing\n", -EINVAL,
+                     "t.conf:3: [bus]: empty section (set a key in it, or leave it out)");
+        expect_error("[schedd] junk\ntick = 10ms\n", -EINVAL,
+                     "t.conf:1: '[schedd] junk': text after the section header [schedd]");
+        expect_error("[schedd]]\ntick = 10ms\n", -EINVAL,
+                     "t.conf:1: '[schedd]]': text after the section header [schedd]");
+
+        /* a comment after the header is fine; so is a section set twice with keys in each */
+        Config c = parse_ok("[schedd] ; the daemon\ntick = 20ms\n[bus]\t# the bus\nenable = no\n");
+        cr_assert_eq(c.tick_usec, 20000);
+        cr_assert(!c.bus_enable);
+        config_done(&c);
 }
 
 Test(config, set_twice) {

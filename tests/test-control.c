@@ -47,6 +47,7 @@ static void start(bool with_override_dir) {
                  "policy = %s/policy.yaml\n"
                  "override_dir = %s%s\n"
                  "cgroup_root = %s\n"
+                 "fake_cgroup_root = yes\n"
                  "tick = 1ms\n"
                  "state_dir = %s\n"
                  "[metrics]\n"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 
@@ -24,12 +25,59 @@ static int not_running(const Ctl *c, const char *why) {
         return EXIT_NOT_RUNNING;
 }
 
+/*
+ * Whether `a` reads as a D-Bus address (the specification's grammar:
+ * "TRANSPORT:KEY=VALUE,...", several joined by ";", values of
+ * [-0-9A-Za-z_/.\\*] or %XX).  sd-bus skips an address it cannot parse and
+ * then reports "connection refused", which would read as "schedd is not
+ * running"; so it is checked here first.  NULL if it does, else what is wrong.
+ */
+static const char *bus_address_problem(const char *a) {
+        if (!*a)
+                return "it is empty";
+        for (const char *p = a; *p;) {
+                size_t transport = strcspn(p, ":;");
+
+                if (transport == 0 || p[transport] != ':')
+                        return "it has no TRANSPORT: part";
+                p += transport + 1;
+                while (*p && *p != ';') {
+                        size_t key = strcspn(p, "=,;");
+
+                        if (key == 0 || p[key] != '=')
+                                return "a KEY=VALUE pair has no key or no '='";
+                        p += key + 1;
+                        for (; *p && *p != ',' && *p != ';'; p++) {
+                                if (*p == '%') {
+                                        if (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]))
+                                                return "a '%' is not followed by two hex digits";
+                                        p += 2;
+                                } else if (!isalnum((unsigned char)*p) && !strchr("-_/.\\*", *p))
+                                        return "a value has a character that must be written as %XX";
+                        }
+                        if (*p == ',')
+                                p++;
+                }
+                if (*p == ';')
+                        p++;
+        }
+        return NULL;
+}
+
 int ctl_connect(Ctl *c) {
+        const char *problem;
         sd_bus *bus = NULL;
         int r;
 
         if (c->bus)
                 return 0;
+        if (c->bus_address && (problem = bus_address_problem(c->bus_address))) {
+                fprintf(stderr,
+                        "%s: --bus-address: \"%s\" is not a D-Bus address: %s (expected TRANSPORT:KEY=VALUE,..., "
+                        "like unix:path=/run/dbus/system_bus_socket)\n",
+                        program_name, c->bus_address, problem);
+                return EXIT_USAGE;
+        }
         if (c->bus_address) {
                 r = sd_bus_new(&bus);
                 if (r >= 0)
