@@ -86,6 +86,8 @@ int override_write(const char *dir, const char *name, const Policy *p, PolicyErr
         }
 
         r = policy_write_string(p, &body);
+        if (r == -EILSEQ) /* only a model built in code can hold such bytes */
+                return policy_error(err, r, &loc, NULL, "cannot write: a name or cgroup is not UTF-8");
         if (r < 0)
                 return policy_error(err, r, NULL, NULL, "out of memory");
         if (asprintf(&text, "%s%s", override_header, body) < 0) {
