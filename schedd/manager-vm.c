@@ -438,7 +438,7 @@ static void read_cpu_adaptive(Manager *m) {
                 } else
                         v->have_last_waited = false;
                 d = sched_decision(m->cpu, v->cpu_slot);
-                v->cpu_used_usec = usage_plan_observe(&v->usage, now, delta, interval, throttled,
+                v->cpu_used_usec = usage_plan_observe(&v->usage, now, delta, interval, m->elapsed_usec, throttled,
                                                       v->have_last_cpu && !d->held && !d->bursting);
                 v->cpu_throttled = throttled;
                 v->idle_ticks = delta > 0 || throttled ? 0 : v->idle_ticks + 1;

@@ -49,9 +49,27 @@ bool usage_plan_due(const UsagePlan *p, uint64_t now_usec, uint64_t ticks, size_
         return (ticks + index) % every == 0;
 }
 
+/* Part of what the core was told too little before the last read, spread
+ * over the USAGE_WINDOW_USEC after it: told in one tick, a second's
+ * difference would look like a burst of use to the core's demand estimate;
+ * spread over a window, the core's own averaging time, it is all told
+ * before the core's use figures (metrics, buckets) fall behind. */
+static uint64_t owed_release(UsagePlan *p, uint64_t elapsed_usec) {
+        uint64_t part;
+
+        if (p->owed_usec == 0)
+                return 0;
+        part = (uint64_t)((unsigned __int128)p->owed_at_read_usec * elapsed_usec / USAGE_WINDOW_USEC);
+        part = part < 1 ? 1 : part;
+        part = part < p->owed_usec ? part : p->owed_usec;
+        p->owed_usec -= part;
+        return part;
+}
+
 uint64_t usage_plan_estimate(UsagePlan *p, uint64_t elapsed_usec, bool *ret_throttled) {
         uint64_t est = (uint64_t)((unsigned __int128)p->rate_per_sec * elapsed_usec / USEC_PER_SEC_U64);
 
+        est += owed_release(p, elapsed_usec);
         p->told_usec += est;
         if (ret_throttled)
                 *ret_throttled = p->throttled;
@@ -83,16 +101,25 @@ static void go_warm(UsagePlan *p, uint64_t rate, bool throttled) {
 }
 
 uint64_t usage_plan_observe(UsagePlan *p, uint64_t now_usec, uint64_t delta_usec, uint64_t interval_usec,
-                            bool throttled, bool may_settle) {
-        uint64_t told;
+                            uint64_t elapsed_usec, bool throttled, bool may_settle) {
+        uint64_t told, fair, residual;
 
         /* What the counter shows beyond what the core was told since the
          * last read.  What it was told too much is forgotten, not taken off
          * later ticks: that would hide the use of a VM that wakes up from
          * the core's demand estimate (a VM's bucket is under-credited by at
          * most what one interval's estimate was off by). */
-        told = delta_usec > p->told_usec ? delta_usec - p->told_usec : 0;
+        /* This tick's part of the interval at its average rate, and what the
+         * ticks before it were told too little, spread over the ticks after. */
+        fair = interval_usec > elapsed_usec
+                       ? (uint64_t)((unsigned __int128)delta_usec * elapsed_usec / interval_usec)
+                       : delta_usec;
+        residual = delta_usec - fair;
+        residual = residual > p->told_usec ? residual - p->told_usec : 0;
         p->told_usec = 0;
+        p->owed_usec += residual;
+        p->owed_at_read_usec = p->owed_usec;
+        told = fair + owed_release(p, elapsed_usec);
         p->last_read_usec = now_usec;
 
         if (!may_settle) {

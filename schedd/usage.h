@@ -18,7 +18,9 @@
  * the throttled state its last read showed): the core averages use over
  * about a window anyway (sched.c, USE_AVERAGE_USEC).  When it is read, the
  * core gets what the counter says it used since the last read less what it
- * was told on the ticks between: use it was not told of is never lost; what
+ * was told on the ticks between, spread over the next USAGE_WINDOW_USEC
+ * (told in one tick, it would look like a burst): use it was not told of is
+ * never lost; what
  * it was told too much (at most what one interval's estimate was off by) is
  * forgotten, so that the use of a VM waking up is not hidden behind it.
  * A read whose rate differs from the estimate by more than
@@ -80,6 +82,8 @@ typedef struct UsagePlan {
         uint64_t rate_per_sec;   /* steady, warm: CPU-usec a second it used over its last window */
         uint64_t last_read_usec; /* when its cpu.stat was last read; 0: never */
         uint64_t told_usec;      /* estimates the core was told since the last read */
+        uint64_t owed_usec;      /* use the counter showed beyond what the core was told, still to tell... */
+        uint64_t owed_at_read_usec; /* ...and how much it was at the last read */
         uint64_t window_used_usec;  /* read every tick: use in the window being measured... */
         uint64_t window_usec;       /* ...its length so far */
         bool window_throttled;      /* ...throttled in any of its ticks */
@@ -99,14 +103,15 @@ bool usage_plan_due(const UsagePlan *p, uint64_t now_usec, uint64_t ticks, size_
 uint64_t usage_plan_estimate(UsagePlan *p, uint64_t elapsed_usec, bool *ret_throttled);
 
 /*
- * A read at `now_usec`: `delta_usec` is what the counter rose by since the
- * last read (over `interval_usec`), `throttled` what the read showed.
+ * A read at `now_usec`, a tick of `elapsed_usec`: `delta_usec` is what the
+ * counter rose by since the last read (over `interval_usec`), `throttled`
+ * what the read showed.
  * Returns what the core is told the VM used this tick.  `may_settle`: its
  * decision cannot change from its use alone (not held, not bursting); a VM
  * that may not settle is read every tick.
  */
 uint64_t usage_plan_observe(UsagePlan *p, uint64_t now_usec, uint64_t delta_usec, uint64_t interval_usec,
-                            bool throttled, bool may_settle);
+                            uint64_t elapsed_usec, bool throttled, bool may_settle);
 
 /* Back to reading every tick (its knobs changed, so will its use). */
 void usage_plan_wake(UsagePlan *p);
