@@ -301,5 +301,6 @@ check-vm: $(BUILD)/schedd $(BUILD)/schedsim $(BUILD)/schedctl
 
 bench-vm: $(BUILD)/schedd $(BUILD)/bench-tick-floor
 	@tests/vm/bench-daemon
+include tests/systemd/Makefile.inc
 include tests/fuzz/Makefile.inc
 include etc/man/Makefile.inc

@@ -479,6 +479,17 @@ uint64_t cgroup_vm_writes(const CgroupVm *vm) {
         return vm->writes;
 }
 
+void cgroup_vm_forget(CgroupVm *vm, CgroupFile f) {
+        if ((unsigned)f >= _CGROUP_FILE_MAX)
+                return;
+        if (vm->fd[f] >= 0)
+                close(vm->fd[f]);
+        vm->fd[f] = -1;
+        vm->have_last[f] = false;
+        if (f == CGROUP_FILE_IO_MAX)
+                vm->n_io_max_last = 0;
+}
+
 int cgroup_vm_read_knob(CgroupVm *vm, CgroupFile f, char **ret_text) {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *text = NULL;

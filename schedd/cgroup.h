@@ -108,6 +108,11 @@ bool cgroup_vm_differs(const CgroupVm *vm, CgroupFile f, const char *value);
 int cgroup_vm_write(CgroupVm *vm, CgroupFile f, const char *value);
 /* Writes counted so far (writes that went out, not skipped ones). */
 uint64_t cgroup_vm_writes(const CgroupVm *vm);
+/* Forgets what was last written to a knob and closes its kept descriptor, so
+ * the next cgroup_vm_write() goes out, through a freshly opened file: after
+ * another writer changed it, or the file was removed and made again (its
+ * controller switched off and on). */
+void cgroup_vm_forget(CgroupVm *vm, CgroupFile f);
 
 /* Reads a knob's current content through a fresh O_RDONLY descriptor (the
  * kept one is write-only), for recording an original.  A malloc()ed string

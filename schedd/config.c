@@ -126,6 +126,30 @@ static int parse_bool(const char *value, Config *c, size_t offset, ValueError *e
         return value_error(err, "'%s' is not a boolean (yes/no, true/false, on/off, 1/0)", value);
 }
 
+/* A percentage "10%" or "2.5%", 0..CONFIG_HOST_RESERVE_MAX_PPM, into parts per million. */
+static int parse_host_reserve(const char *value, Config *c, size_t offset, ValueError *err) {
+        uint64_t ppm = 0, scale = 10000; /* ppm of one percent */
+        const char *p = value;
+        bool digits = false;
+
+        for (; *p >= '0' && *p <= '9'; p++, digits = true) {
+                ppm = ppm * 10 + (uint64_t)(*p - '0') * 10000;
+                if (ppm > CONFIG_HOST_RESERVE_MAX_PPM * 10ULL)
+                        break;
+        }
+        if (*p == '.')
+                for (p++; *p >= '0' && *p <= '9' && scale > 1; p++, digits = true) {
+                        scale /= 10;
+                        ppm += (uint64_t)(*p - '0') * scale;
+                }
+        if (!digits || strcmp(p, "%") != 0)
+                return value_error(err, "'%s' is not a percentage (like 10%% or 2.5%%)", value);
+        if (ppm > CONFIG_HOST_RESERVE_MAX_PPM)
+                return value_error(err, "'%s' is out of range (allowed 0%%..50%%)", value);
+        *FIELD(c, offset, uint32_t) = (uint32_t)ppm;
+        return 0;
+}
+
 /* The D-Bus specification's rules for a well-known bus name: at most 255
  * characters, two or more dot-separated elements of [A-Za-z0-9_-], none
  * empty or starting with a digit. */
@@ -326,6 +350,8 @@ static const ConfigKey config_keys[] = {
         {"schedd", "state_dir", parse_path, offsetof(Config, state_dir)},
         {"schedd", "schedule_cpu", parse_bool, offsetof(Config, schedule_cpu)},
         {"schedd", "fake_cgroup_root", parse_bool, offsetof(Config, fake_cgroup_root)},
+        {"schedd", "reassert", parse_bool, offsetof(Config, reassert)},
+        {"schedd", "host_reserve", parse_host_reserve, offsetof(Config, host_reserve_ppm)},
         {"schedd", "usage_reads", parse_usage_reads, 0},
         {"bus", "enable", parse_bool, offsetof(Config, bus_enable)},
         {"bus", "name", parse_bus_name, offsetof(Config, bus_name)},
@@ -340,6 +366,8 @@ int config_init(Config *c) {
         *c = (Config){
                 .tick_usec = CONFIG_TICK_DEFAULT_USEC,
                 .schedule_cpu = true,
+                .reassert = true,
+                .host_reserve_ppm = CONFIG_HOST_RESERVE_DEFAULT_PPM,
                 .bus_enable = true,
                 .network_mode = CONFIG_NETWORK_PACE,
         };

@@ -43,6 +43,15 @@
  * windows too long to mean anything to a VM. */
 #define CONFIG_TICK_MAX_USEC 1000000ULL
 
+/* The host context (init.scope, system.slice, user.slice: everything not in
+ * a VM) is a slot of the CPU core with 10 % of the CPU reserved: PID 1, the
+ * journal, the bus and an admin's login need little on average but must not
+ * wait behind busy VMs (at 1 % of a CPU a daemon-reload took minutes).  It
+ * is a weight, so work-conserving: what the host does not use, the VMs get. */
+#define CONFIG_HOST_RESERVE_DEFAULT_PPM 100000U
+/* At most half: above that the VMs' promises would mean little. */
+#define CONFIG_HOST_RESERVE_MAX_PPM 500000U
+
 /* The longest interface name the kernel takes (IFNAMSIZ - 1). */
 #define CONFIG_IFNAME_MAX 15
 
@@ -68,6 +77,8 @@ typedef struct Config {
          * cgroup files (tests/fake-tree.h).  Default no: a cgroup root that is not
          * cgroup2 is refused, as a production daemon must. */
         bool fake_cgroup_root;
+        bool reassert;      /* read back the knobs schedd owns and write back what another writer changed */
+        uint32_t host_reserve_ppm; /* the host context's part of the CPU, parts per million (0..CONFIG_HOST_RESERVE_MAX_PPM) */
         UsageReads usage_reads; /* when cpu.stat is read (usage.h); default adaptive */
 
         /* [bus] */

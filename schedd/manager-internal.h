@@ -198,6 +198,9 @@ struct Manager {
         char *net_label;       /* the shaped interfaces, "eth0,eth1" (metrics, bus) */
         SchedUsage *net_usage; /* scratch for sched_tick() */
         size_t n_net_usage;
+
+        /* Other writers' changes, the host context (manager-reassert.c) */
+        struct ManagerReassert *reassert;
 };
 
 static inline SchedParams manager_params_of(const ResolvedResource *r) {

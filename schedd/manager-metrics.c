@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "manager-internal.h"
+#include "manager-reassert.h"
 #include "version.h"
 
 /* A fresh snapshot for the endpoint at most every 100 ms (or every tick,
@@ -242,6 +243,7 @@ int manager_metrics_snapshot(const Manager *m, MetricsSnapshot **ret) {
                 .ticks_missed = m->ticks_missed,
                 .reloads = m->reloads,
                 .reload_failures = m->reload_failures,
+                .reasserted = manager_reassert_count(m),
                 .host_cpu_usage_usec = m->host_cpu_usage_usec,
                 .tick_duration = m->tick_duration,
                 .n_devices = m->n_devices,

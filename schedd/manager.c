@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "manager-internal.h"
+#include "manager-reassert.h"
 #include "policy/units.h"
 
 /* How often VMs whose cgroup is missing are looked for, and managed ones
@@ -67,6 +68,7 @@ static int tick_cores(Manager *m, uint64_t now) {
                 if (v->state == MANAGER_VM_MANAGED)
                         m->usage[v->cpu_slot] = (SchedUsage){.used = v->cpu_used_usec, .throttled = v->cpu_throttled};
         }
+        manager_reassert_usage(m, now);
         r = sched_tick(m->cpu, now, m->usage);
         if (r < 0)
                 log_error_errno(r, "The CPU core refused the tick at %" PRIu64 " us: %m", now);
@@ -128,6 +130,7 @@ static int manager_tick(Manager *m, uint64_t now) {
         r = manager_net_tick(m, now);
         if (r < 0)
                 return r;
+        manager_reassert_tick(m, now);
         manager_enforce(m);
         manager_hierarchy_sync(m);
         manager_release_gone(m);
@@ -292,6 +295,7 @@ Manager *manager_free(Manager *m) {
         manager_bus_stop(m);
         manager_net_stop(m);
         manager_hierarchy_release(m, false); /* the records stay on disk, as after a crash */
+        manager_reassert_release(m, false);
         for (size_t i = 0; i < m->n_vms; i++)
                 manager_vm_free(m->vms[i]);
         free(m->vms);
@@ -434,6 +438,7 @@ static void manager_restore_all(Manager *m) {
         for (size_t i = 0; i < m->n_vms; i++)
                 manager_vm_release(m, m->vms[i], true);
         manager_hierarchy_release(m, true);
+        manager_reassert_release(m, true);
 }
 
 int manager_start(Manager *m) {
