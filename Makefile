@@ -105,6 +105,7 @@ deps:
 # simulator, then the daemon end to end on this machine: the bus and schedctl,
 # the metrics endpoint, make install.
 check: deps
+	$(MAKE) check-man
 	$(MAKE) check-unit
 	$(MAKE) check-asan
 	$(MAKE) check-scenarios
@@ -231,6 +232,8 @@ install: $(BUILD)/schedd $(BUILD)/schedctl
 		$(INSTALL) -m 0644 $$f $(DESTDIR)$(DBUS_SERVICEDIR)/ && echo "installed $$f in $(DBUS_SERVICEDIR)" || exit 1; \
 	done
 	$(INSTALL) -m 0644 README.md $(DESTDIR)$(DATADIR)/doc/schedd/README.md
+	$(INSTALL) -m 0644 etc/doc/*.md $(DESTDIR)$(DATADIR)/doc/schedd/
+	$(MAKE) --no-print-directory install-man
 
 # ---- The D-Bus interface and schedctl --------------------------------------
 #
