@@ -85,9 +85,7 @@
  * with 64-character names) fits easily; a longer unknown key is cut, the message still says where. */
 #define KEY_PATH_MAX 512
 
-/* Largest policy file read: far above any real policy (a few KiB), small
- * enough that pointing the parser at a huge or endless file fails fast. */
-#define POLICY_FILE_MAX_BYTES (16U * 1024U * 1024U)
+/* POLICY_FILE_MAX_BYTES: parse.h. */
 
 /* POLICY_DEPTH_MAX, POLICY_NODES_MAX and POLICY_ALIAS_NODES_MAX: parse.h. */
 
@@ -955,6 +953,10 @@ int policy_parse_string(const char *text, size_t len, const char *file, Policy *
                 file = "<string>";
         if (!text && len > 0)
                 return policy_error(err, -EINVAL, NULL, NULL, "no text to parse");
+        if (len > POLICY_FILE_MAX_BYTES) {
+                SourceLoc loc = { .file = file };
+                return policy_error(err, -EFBIG, &loc, NULL, "larger than %u MiB", POLICY_FILE_MAX_BYTES / (1024U * 1024U));
+        }
 
         if (!yaml_parser_initialize(&parser)) {
                 SourceLoc loc = { .file = file };

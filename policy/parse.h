@@ -6,6 +6,11 @@
 #include "error.h"
 #include "model.h"
 
+/* Largest policy text parsed (a file, or the bus's ValidatePolicy text): far
+ * above any real policy (a few KiB), small enough that pointing the parser at
+ * a huge or endless file fails fast. */
+#define POLICY_FILE_MAX_BYTES (16U * 1024U * 1024U)
+
 /*
  * Bounded work for any input (the bus's ValidatePolicy takes text from any
  * caller, and the daemon parses at start and at every reload):

@@ -489,3 +489,23 @@ Test(limits, io_index_after_removals) {
         }
         policy_done(&p);
 }
+
+/* Text given as a string (the bus's ValidatePolicy) has the file's limit too. */
+Test(limits, text_size) {
+        size_t len = POLICY_FILE_MAX_BYTES + 1;
+        char *s = malloc(len + 1), want[64];
+        Policy p;
+
+        cr_assert_not_null(s);
+        memcpy(s, "vms: {}\n#", 9);
+        memset(s + 9, 'x', len - 9);
+        s[len] = '\0';
+        snprintf(want, sizeof(want), "f.yaml: larger than %u MiB", POLICY_FILE_MAX_BYTES / (1024U * 1024U));
+        parse_fails(s, len, want);
+
+        /* at the limit it parses (a long comment) */
+        s[len - 1] = '\n';
+        parse_ok(s, len - 1, &p);
+        policy_done(&p);
+        free(s);
+}
