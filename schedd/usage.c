@@ -50,16 +50,17 @@ bool usage_plan_due(const UsagePlan *p, uint64_t now_usec, uint64_t ticks, size_
 }
 
 /* Part of what the core was told too little before the last read, spread
- * over the USAGE_WINDOW_USEC after it: told in one tick, a second's
- * difference would look like a burst of use to the core's demand estimate;
- * spread over a window, the core's own averaging time, it is all told
- * before the core's use figures (metrics, buckets) fall behind. */
+ * over as long as it took to build up (at least USAGE_WINDOW_USEC, the
+ * core's own averaging time): told in one tick, a second's difference would
+ * look like a burst of use to the core's demand estimate, and even spread
+ * over a window a steady VM's one-percent error would lift its demand past
+ * the weight's deadband every second (a write up, a write back). */
 static uint64_t owed_release(UsagePlan *p, uint64_t elapsed_usec) {
         uint64_t part;
 
         if (p->owed_usec == 0)
                 return 0;
-        part = (uint64_t)((unsigned __int128)p->owed_at_read_usec * elapsed_usec / USAGE_WINDOW_USEC);
+        part = (uint64_t)((unsigned __int128)p->owed_at_read_usec * elapsed_usec / p->owed_spread_usec);
         part = part < 1 ? 1 : part;
         part = part < p->owed_usec ? part : p->owed_usec;
         p->owed_usec -= part;
@@ -119,6 +120,7 @@ uint64_t usage_plan_observe(UsagePlan *p, uint64_t now_usec, uint64_t delta_usec
         p->told_usec = 0;
         p->owed_usec += residual;
         p->owed_at_read_usec = p->owed_usec;
+        p->owed_spread_usec = interval_usec > USAGE_WINDOW_USEC ? interval_usec : USAGE_WINDOW_USEC;
         told = fair + owed_release(p, elapsed_usec);
         p->last_read_usec = now_usec;
 
@@ -154,7 +156,10 @@ uint64_t usage_plan_observe(UsagePlan *p, uint64_t now_usec, uint64_t delta_usec
 
                 bool idle = p->window_used_usec == 0 && !p->window_throttled;
 
-                if (idle || (p->have_window_rate && p->window_throttled == p->window_rate_throttled &&
+                /* A throttled VM (held back by cpu.max, or waiting for a CPU)
+                 * is where the decisions are made: it stays warm, read every
+                 * window, never steady. */
+                if (idle || (p->have_window_rate && !p->window_throttled && !p->window_rate_throttled &&
                              same_rate(rate, p->window_rate_per_sec))) {
                         p->steady = true;
                         p->warm = false;

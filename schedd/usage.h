@@ -11,14 +11,16 @@
  * adaptive a VM is read every tick only while its use is changing or its
  * decision could change (hot: held, bursting, just attached, given a new
  * cpu.max).  Past its first window of USAGE_WINDOW_USEC a VM is warm, read
- * once a window; a VM whose use held still over two windows is steady (one
+ * once a window (a throttled one stays warm: held back by cpu.max or
+ * waiting for a CPU, it is where decisions change); a VM whose use held
+ * still, unthrottled, over two windows is steady (one
  * that used nothing over one window is idle, read every USAGE_IDLE_POLL_USEC):
  * it is read every USAGE_STEADY_POLL_USEC.  On the ticks between reads the
  * core is told the VM used what it used per second over its last window (and
  * the throttled state its last read showed): the core averages use over
  * about a window anyway (sched.c, USE_AVERAGE_USEC).  When it is read, the
  * core gets what the counter says it used since the last read less what it
- * was told on the ticks between, spread over the next USAGE_WINDOW_USEC
+ * was told on the ticks between, spread over as long as it built up in
  * (told in one tick, it would look like a burst): use it was not told of is
  * never lost; what
  * it was told too much (at most what one interval's estimate was off by) is
@@ -85,7 +87,8 @@ typedef struct UsagePlan {
         uint64_t last_read_usec; /* when its cpu.stat was last read; 0: never */
         uint64_t told_usec;      /* estimates the core was told since the last read */
         uint64_t owed_usec;      /* use the counter showed beyond what the core was told, still to tell... */
-        uint64_t owed_at_read_usec; /* ...and how much it was at the last read */
+        uint64_t owed_at_read_usec; /* ...how much it was at the last read... */
+        uint64_t owed_spread_usec;  /* ...and over how long it is told (the interval it built up in) */
         uint64_t window_used_usec;  /* read every tick: use in the window being measured... */
         uint64_t window_usec;       /* ...its length so far */
         bool window_throttled;      /* ...throttled in any of its ticks */
