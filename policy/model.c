@@ -9,6 +9,7 @@
  */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -143,11 +144,33 @@ typedef struct NameTable {
         size_t name_off;  /* offsetof its char *name */
 } NameTable;
 
-/* FNV-1a: short names; the index's load stays at most one half. */
-static size_t name_hash(const char *s) {
-        uint64_t h = 14695981039346656037ULL;
+/*
+ * Names come from whoever sends a policy (the bus takes one from any
+ * caller), so a fixed hash would let them pick names that all land in one
+ * run of slots and make every lookup linear again.  The hash is FNV-1a from
+ * a basis that depends on a seed, then mixed so that every bit of it reaches
+ * the slot bits; an insertion that has to probe past NAME_PROBE_MAX slots
+ * (at a load of one half, random names almost never do) rebuilds the index
+ * with the next seed.  Names that collide under one seed do not under the
+ * next, so the work stays near-linear whatever the names.  The seed lives in
+ * the slot after the last (slots[cap]).
+ */
+#define NAME_PROBE_MAX 64U
+
+/* Rebuilds with new seeds at most this often in a row (each costs O(n)). */
+#define NAME_RESEEDS_MAX 8U
+
+size_t policy_name_hash(const char *s, size_t seed) {
+        uint64_t h = 14695981039346656037ULL ^ ((uint64_t)seed * 0x9e3779b97f4a7c15ULL);
+
         for (; *s; s++)
                 h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+        /* MurmurHash3's finalizer: the low bits depend on every bit above. */
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdULL;
+        h ^= h >> 33;
+        h *= 0xc4ceb9fe1a85ec53ULL;
+        h ^= h >> 33;
         return (size_t)h;
 }
 
@@ -165,33 +188,48 @@ static size_t table_find(const NameTable *t, const char *name) {
                                 return i;
                 return SIZE_MAX;
         }
-        for (size_t h = name_hash(name) & (cap - 1); slots[h]; h = (h + 1) & (cap - 1))
+        for (size_t h = policy_name_hash(name, slots[cap]) & (cap - 1); slots[h]; h = (h + 1) & (cap - 1))
                 if (strcmp(table_name(t, slots[h] - 1), name) == 0)
                         return slots[h] - 1;
         return SIZE_MAX;
 }
 
-static void slots_insert(size_t *slots, size_t cap, const char *name, size_t i) {
-        size_t h = name_hash(name) & (cap - 1);
-        while (slots[h])
+/* Slots probed past the name's own. */
+static size_t slots_insert(size_t *slots, size_t cap, const char *name, size_t i) {
+        size_t h = policy_name_hash(name, slots[cap]) & (cap - 1), probes = 0;
+
+        while (slots[h]) {
                 h = (h + 1) & (cap - 1);
+                probes++;
+        }
         slots[h] = i + 1;
+        return probes;
 }
 
-/* Indexes the table's n elements afresh, with room for `room` names. */
-static int table_rebuild(const NameTable *t, size_t room) {
-        size_t cap = NAME_INDEX_MIN, *slots;
+/* Indexes the table's n elements afresh, with room for `room` names, under
+ * `seed` or (when some name probes too far) the next ones. */
+static int table_rebuild(const NameTable *t, size_t room, size_t seed) {
+        size_t cap = NAME_INDEX_MIN, *slots = NULL;
 
         while (cap / 2 < room) {
                 if (cap > SIZE_MAX / 4)
                         return -ENOMEM;
                 cap *= 2;
         }
-        slots = calloc(cap, sizeof(*slots));
-        if (!slots)
-                return -ENOMEM;
-        for (size_t i = 0; i < t->n; i++)
-                slots_insert(slots, cap, table_name(t, i), i);
+        for (unsigned tries = 0;; tries++, seed++) {
+                bool far = false;
+
+                free(slots);
+                slots = calloc(cap + 1, sizeof(*slots));
+                if (!slots)
+                        return -ENOMEM;
+                slots[cap] = seed;
+                for (size_t i = 0; i < t->n; i++)
+                        if (slots_insert(slots, cap, table_name(t, i), i) > NAME_PROBE_MAX)
+                                far = true;
+                if (!far || tries >= NAME_RESEEDS_MAX)
+                        break;
+        }
         free(*t->slots);
         *t->slots = slots;
         *t->cap = cap;
@@ -203,18 +241,22 @@ static int table_rebuild(const NameTable *t, size_t room) {
 static int table_reserve(const NameTable *t) {
         if (*t->slots && 2 * (t->n + 1) <= *t->cap)
                 return 0;
-        return table_rebuild(t, t->n + 1);
+        return table_rebuild(t, t->n + 1, *t->slots ? (*t->slots)[*t->cap] : 0);
 }
 
-/* Indexes the element just appended at t->n - 1. */
+/* Indexes the element just appended at t->n - 1; a name that probes too
+ * far reseeds the index (if that finds no memory, the index as it is works). */
 static void table_added(const NameTable *t) {
-        slots_insert(*t->slots, *t->cap, table_name(t, t->n - 1), t->n - 1);
+        size_t *slots = *t->slots, cap = *t->cap;
+
+        if (slots_insert(slots, cap, table_name(t, t->n - 1), t->n - 1) > NAME_PROBE_MAX)
+                (void)table_rebuild(t, t->n, slots[cap] + 1);
 }
 
 /* After element i left the array (later ones moved down, t->n already one
  * less): index afresh; on failure drop the index, so lookups go linear. */
 static int table_removed(const NameTable *t) {
-        if (table_rebuild(t, t->n) < 0) {
+        if (table_rebuild(t, t->n, *t->slots ? (*t->slots)[*t->cap] : 0) < 0) {
                 free(*t->slots);
                 *t->slots = NULL;
                 *t->cap = 0;

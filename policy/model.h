@@ -138,6 +138,10 @@ void policy_done(Policy *p); /* frees everything; p is left as after policy_init
 /* Interns a file name; the returned pointer lives as long as the Policy. NULL on OOM. */
 const char *policy_intern_file(Policy *p, const char *file);
 
+/* The hash of the name indexes under `seed` (model.c says why there is one);
+ * declared for the tests, which make names that collide. */
+size_t policy_name_hash(const char *s, size_t seed);
+
 /* Find or add; NULL on OOM (add) or not found (find). */
 VmPolicy *policy_find_vm(const Policy *p, const char *name);
 VmPolicy *policy_add_vm(Policy *p, const char *name);
