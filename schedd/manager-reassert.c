@@ -45,7 +45,6 @@ typedef struct HostCgroup {
         bool seen;       /* still there at the last scan */
         bool warned;
         uint64_t last_usage_usec; /* cpu.stat usage_usec at the previous tick; 0: not read yet */
-        uint64_t idle_usec;       /* how long it has used no CPU */
 } HostCgroup;
 
 struct ManagerReassert {
@@ -343,30 +342,27 @@ void manager_reassert_usage(Manager *m, uint64_t now) {
 
                 if (cgroup_vm_read_cpu_stat(h->cg, &st) < 0)
                         continue;
-                if (h->last_usage_usec > 0 && st.usage_usec >= h->last_usage_usec) {
-                        uint64_t d = st.usage_usec - h->last_usage_usec;
-                        used += d;
-                        h->idle_usec = d > 0 ? 0 : h->idle_usec + m->elapsed_usec;
-                }
+                if (h->last_usage_usec > 0 && st.usage_usec >= h->last_usage_usec)
+                        used += st.usage_usec - h->last_usage_usec;
                 h->last_usage_usec = st.usage_usec;
         }
         if ((size_t)ra->slot < m->n_usage && sched_slots(m->cpu) <= m->n_usage)
                 m->usage[ra->slot] = (SchedUsage){.used = used};
 }
 
-/* Each host cgroup's weight: the host context's weight from the core, split
- * among those that ran lately (an idle one gets the same part, so that it has
- * it the moment it wakes, as an idle VM keeps its entitlement). */
+/* Each host cgroup's weight: the host context's whole weight from the core,
+ * not a part of it.  The host's work is mostly one thread at a time (PID 1
+ * re-reading its units, journald, an admin's shell), and a single thread
+ * gets, on its CPU, its cgroup's weight against the VMs' weight divided among
+ * every CPU they run on: split among init.scope, system.slice and user.slice
+ * as well, PID 1 alone would get a fraction of its reservation (measured in
+ * the systemd tier: 5 % of the host for a daemon-reload against the 10 %
+ * reserved).  The price: when several host cgroups are busy at once, the host
+ * context gets up to that many times its reservation (see docs/systemd.md). */
 static uint32_t host_weight(const Manager *m, const ManagerReassert *ra) {
-        size_t active = 0;
-        uint64_t w;
-
         if (!ra->sched || ra->sched != m->cpu || !sched_slot_used(m->cpu, ra->slot))
                 return 0;
-        for (size_t i = 0; i < ra->n_host; i++)
-                active += hierarchy_vm_active(ra->host[i]->idle_usec);
-        w = sched_decision(m->cpu, ra->slot)->weight / (active > 0 ? active : 1);
-        return (uint32_t)(w < HIERARCHY_WEIGHT_MIN ? HIERARCHY_WEIGHT_MIN : w > HIERARCHY_WEIGHT_MAX ? HIERARCHY_WEIGHT_MAX : w);
+        return sched_decision(m->cpu, ra->slot)->weight;
 }
 
 static void host_write(Manager *m, ManagerReassert *ra) {

@@ -16,8 +16,8 @@
  * The host context is every child of the cgroup root that holds no VM
  * (init.scope, system.slice, user.slice): it is one more slot in the CPU
  * core, scheduled like a VM with the reservation [schedd] host_reserve and
- * share 1, its usage the sum of those cgroups' cpu.stat; the weight the core
- * gives it is split among those of its cgroups that ran lately.
+ * share 0, its usage the sum of those cgroups' cpu.stat; each of those
+ * cgroups gets the weight the core gives it.
  */
 
 #include <stdint.h>
