@@ -32,10 +32,13 @@
  *     otherwise wait long or be dropped: pacing, when its departure is more
  *     than EGRESS_ECN_DELAY_NSEC ahead (it is still paced, and dropped at the
  *     horizon like any other); dropping, while the context's debt is within
- *     ecn_nsec (about half the light flows' allowance), admitted with its
- *     mark instead of dropped.  A flow that is not ECN-capable is treated as
- *     without ECN: paced up to the horizon, or dropped.  Light packets are
- *     never marked.
+ *     ecn_nsec (4 ms or one 64 KiB packet at the rate; light flows may go
+ *     that much further), admitted with its mark instead of dropped.  A
+ *     light packet of an ECN-capable flow is marked (and passes) when the
+ *     debt is beyond ecn_nsec: many light flows together (128 bulk flows,
+ *     each far below an eighth of the rate) then slow down before they
+ *     reach the light allowance, where all light packets drop.  A flow that is not ECN-capable is treated as
+ *     without ECN: paced up to the horizon, or dropped.
  *   Fairness inside a context: each flow (socket, or flow hash without one)
  *   has a timeline of its own at 1/2^EGRESS_LIGHT_SHIFT of the context's rate.
  *   A flow within it is light: its packets leave at once (no departure time)
@@ -254,6 +257,16 @@ static __always_inline int enforce(struct __sk_buff *skb, __u32 slot, EgressFlow
         }
         if (start > now + allowed)
                 st->marked++;
+        else if ((light || delay) && cfg->ecn_nsec && start > now + cfg->ecn_nsec && bpf_skb_ecn_set_ce(skb))
+                /* Beyond the threshold, an ECN-capable flow is told (and
+                 * still passes): a paced bulk flow whose packet waits more
+                 * than ecn_nsec; and a light one, so that many light flows
+                 * together (128 bulk flows each far below an eighth of the
+                 * rate are each light) slow down before their debt reaches
+                 * the light allowance, where every flow's packets drop,
+                 * request-response ones too.  A request-response flow
+                 * loses nothing by a mark. */
+                st->marked++;
 
         if (flow)
                 flow_charge(flow, flow_start, now, cost);
@@ -262,11 +275,6 @@ static __always_inline int enforce(struct __sk_buff *skb, __u32 slot, EgressFlow
                 if (departure > skb->tstamp)
                         skb->tstamp = departure;
                 st->delayed++;
-                /* Queued beyond the threshold: an ECN-capable flow hears of
-                 * it now, by a CE mark, rather than by a drop at the
-                 * horizon; one that is not only waits. */
-                if (cfg->ecn_nsec && start > now + cfg->ecn_nsec && bpf_skb_ecn_set_ce(skb))
-                        st->marked++;
         }
 admit:
         st->bytes += len;

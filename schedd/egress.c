@@ -358,12 +358,20 @@ static EgressVmConfig vm_config_for(EgressMode mode, uint64_t rate_bytes_per_sec
                 extra = EGRESS_LIGHT_DEBT_NSEC;
         if (extra > EGRESS_HORIZON_MAX_NSEC)
                 extra = EGRESS_HORIZON_MAX_NSEC;
-        c.light_horizon_nsec = c.horizon_nsec + extra;
-        /* ECN-capable flows (bpf/egress.h): pacing marks above 1 ms of
-         * delay; dropping marks instead of dropping within half the light
-         * flows' allowance, so that light packets still pass beside a bulk
-         * flow that takes it. */
-        c.ecn_nsec = (uint32_t)(mode == EGRESS_MODE_PACE ? EGRESS_ECN_DELAY_NSEC : c.light_horizon_nsec / 2);
+        /* ECN-capable flows (bpf/egress.h).  Pacing marks above 1 ms of
+         * delay.  Dropping marks instead of dropping while the debt is
+         * within `extra` too: a bulk flow's packet (up to a GSO packet)
+         * costs up to that, and an allowance smaller than one packet would
+         * drop the next one whatever its mark.  Light packets may then go a
+         * further `extra` into debt, beyond what a marked packet may have
+         * left, so that they still pass beside a bulk flow that takes it. */
+        if (mode == EGRESS_MODE_PACE) {
+                c.ecn_nsec = (uint32_t)EGRESS_ECN_DELAY_NSEC;
+                c.light_horizon_nsec = c.horizon_nsec + extra;
+        } else {
+                c.ecn_nsec = (uint32_t)extra;
+                c.light_horizon_nsec = 2 * extra;
+        }
         return c;
 }
 

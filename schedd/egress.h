@@ -24,9 +24,10 @@
  *
  * ECN-capable flows (ECT in the IP header) are marked CE instead: pacing,
  * a heavy packet due more than EGRESS_ECN_DELAY_NSEC (1 ms) ahead; dropping,
- * a heavy packet that would be dropped while the VM's debt is within half
- * the light flows' allowance (2 to 10 ms at the rate) is admitted with the
- * mark.  Flows that are not ECN-capable see no difference.  The senders must
+ * a heavy packet that would be dropped while the VM's debt is within
+ * EGRESS_LIGHT_DEBT_NSEC or one 64 KiB packet at the rate, whichever is
+ * longer (at most EGRESS_HORIZON_MAX_NSEC), is admitted with the mark, and
+ * light flows may go that much further into debt.  Flows that are not ECN-capable see no difference.  The senders must
  * ask for ECN (net.ipv4.tcp_ecn = 1); Linux accepts it by default.
  *
  * Dropping needs a larger burst than pacing for a TCP sender to reach its

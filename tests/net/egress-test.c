@@ -127,6 +127,8 @@
 #define CHILD_GRACE_SEC 5
 /* The most samples kept: 60 s at SAMPLE_NSEC. */
 #define SAMPLES_MAX 30000
+/* hold: the longest it holds (a benchmark's whole run). */
+#define HOLD_SECONDS_MAX 3600
 /* The most round trips kept. */
 #define RTT_MAX 200000
 /* The most slots one scenario watches. */
@@ -1330,7 +1332,7 @@ int main(int argc, char **argv) {
                 }
         }
         if (optind + 1 != argc || !opt.ns_a || !opt.ns_b || !opt.iface || !opt.addr || !opt.cgroup_dir ||
-            opt.seconds <= 0 || opt.seconds > 60) {
+            opt.seconds <= 0 || opt.seconds > (strcmp(argv[argc - 1], "hold") == 0 ? HOLD_SECONDS_MAX : 60)) {
                 usage(stderr);
                 return 2;
         }
