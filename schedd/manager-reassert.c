@@ -311,7 +311,9 @@ void manager_reassert_usage(Manager *m, uint64_t now) {
         (void)now;
         if (!ra)
                 return;
-        if (!host_wanted(m)) {
+        /* No host cgroup (every child of the root is a VM's, as in a guest made
+         * for the VMs alone): no host context to reserve for. */
+        if (!host_wanted(m) || ra->n_host == 0) {
                 host_slot_drop(m, ra);
                 return;
         }

@@ -29,12 +29,18 @@ typedef struct Page {
         size_t size;
 } Page;
 
+/* How long a scrape waits for the first tick's page before it is answered 503
+ * (with Retry-After): the first tick comes within a tick of the start, but
+ * under socket activation the first scrape is what started schedd. */
+#define METRICS_FIRST_PAGE_WAIT_SEC 3
+
 struct MetricsServer {
         struct MHD_Daemon *daemon;
         uint16_t port;
 
         pthread_mutex_t lock; /* guards `current`: held for a swap or to take a reference, nothing more */
         Page *current;
+        pthread_cond_t published; /* signalled with `lock` when a page is published */
         pthread_mutex_t request_lock; /* request side only: one rendering per page, the scrape bucket */
         TokenBucket scrapes;          /* full scrapes allowed now */
         uint64_t scrapes_refilled_usec;
@@ -99,6 +105,15 @@ static Page *page_get(MetricsServer *s, unsigned *ret_status) {
         int r;
 
         pthread_mutex_lock(&s->lock);
+        if (!s->current) {
+                /* No tick yet: a scrape that socket activation started schedd for is
+                 * there before the first tick; it waits for it, a little. */
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_sec += METRICS_FIRST_PAGE_WAIT_SEC;
+                while (!s->current && pthread_cond_timedwait(&s->published, &s->lock, &until) == 0)
+                        ;
+        }
         p = page_ref(s->current);
         pthread_mutex_unlock(&s->lock);
         if (!p) {
@@ -324,6 +339,7 @@ int metrics_server_new(const MetricsServerOptions *o, MetricsServer **ret) {
         if (!s)
                 return -ENOMEM;
         pthread_mutex_init(&s->lock, NULL);
+        pthread_cond_init(&s->published, NULL);
         pthread_mutex_init(&s->request_lock, NULL);
         bucket_init(&s->scrapes, METRICS_HTTP_SCRAPE_BURST);
         s->scrapes.tokens = METRICS_HTTP_SCRAPE_BURST; /* a full burst from the start */
@@ -352,6 +368,7 @@ MetricsServer *metrics_server_free(MetricsServer *s) {
         free_responses(s);
         page_unref(s->current);
         pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->published);
         pthread_mutex_destroy(&s->request_lock);
         free(s);
         return NULL;
@@ -374,6 +391,7 @@ int metrics_server_publish(MetricsServer *s, MetricsSnapshot *snapshot) {
         pthread_mutex_lock(&s->lock);
         old = s->current;
         s->current = p;
+        pthread_cond_broadcast(&s->published);
         pthread_mutex_unlock(&s->lock);
 
         page_unref(old);
