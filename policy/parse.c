@@ -654,6 +654,8 @@ static int parse_vms_pair(ParseContext *c, const char *key, int index, const cha
         if (strcmp(name, "host") == 0)
                 return node_error(c, key_node, key, -EINVAL, "\"host\" is reserved for the host context");
 
+        if (c->policy->n_vms >= POLICY_ENTRIES_MAX)
+                return node_error(c, key_node, key, -E2BIG, "more than %u VMs", POLICY_ENTRIES_MAX);
         vm = policy_add_vm(c->policy, name);
         if (!vm)
                 return oom(c);
@@ -685,6 +687,8 @@ static int parse_host_devices_pair(ParseContext *c, const char *key, int index, 
         if (!name_is_valid(name, DEVICE_NAME_EXTRA))
                 return node_error(c, key_node, key, -EINVAL, "invalid device name (expected " DEVICE_NAME_RULE ")");
 
+        if (c->policy->host.n_devices >= POLICY_ENTRIES_MAX)
+                return node_error(c, key_node, key, -E2BIG, "more than %u devices", POLICY_ENTRIES_MAX);
         dev = policy_add_device(c->policy, name);
         if (!dev)
                 return oom(c);
@@ -715,6 +719,8 @@ static int parse_host_interfaces_pair(ParseContext *c, const char *key, int inde
                 return node_error(c, key_node, key, -EINVAL,
                                   "invalid interface name (expected " DEVICE_NAME_RULE ")");
 
+        if (c->policy->host.n_interfaces >= POLICY_ENTRIES_MAX)
+                return node_error(c, key_node, key, -E2BIG, "more than %u interfaces", POLICY_ENTRIES_MAX);
         iface = policy_add_interface(c->policy, name);
         if (!iface)
                 return oom(c);

@@ -175,31 +175,34 @@ Test(limits, nodes_at_the_limit_and_past_it) {
 
 /* ---- aliases ------------------------------------------------------------------------------------------------------- */
 
-/* "vms: t: &t {}" and n VMs "vK: *t": the document has 5 + n nodes, the walk
- * visits 4 + 2n, so n = POLICY_ALIAS_NODES_MAX + 1 is the most it takes. */
+/* "vms: t: &t { cpu: { share: 1 } }" and n VMs "vK: *t": the document has
+ * 9 + n nodes, the walk visits 8 + 6n (each alias walks the block's 4 nodes
+ * again), so n = POLICY_ALIAS_NODES_MAX / 5 is the most it takes. */
 static void alias_vms(Text *t, size_t n) {
-        text_add(t, "vms:\n  t: &t {}\n");
+        text_add(t, "vms:\n  t: &t { cpu: { share: 1 } }\n");
         for (size_t i = 0; i < n; i++)
                 text_add(t, "  v%zu: *t\n", i);
 }
 
 Test(limits, aliases_at_the_limit_and_past_it) {
+        const size_t n = POLICY_ALIAS_NODES_MAX / 5;
         Text t = {};
         Policy p;
         char want[256];
 
-        alias_vms(&t, POLICY_ALIAS_NODES_MAX + 1);
+        alias_vms(&t, n);
         parse_ok(t.s, t.len, &p);
-        cr_assert_eq(p.n_vms, POLICY_ALIAS_NODES_MAX + 2);
+        cr_assert_eq(p.n_vms, n + 1);
         policy_done(&p);
         free(t.s);
 
         t = (Text){};
-        alias_vms(&t, POLICY_ALIAS_NODES_MAX + 2);
-        size_t own = 5 + POLICY_ALIAS_NODES_MAX + 2;
+        alias_vms(&t, n + 1);
+        size_t own = 9 + n + 1;
+        /* the last VM's walk passes the limit inside the anchored block */
         snprintf(want, sizeof(want),
-                 "f.yaml:%u:3: vms: aliases expand the document past %zu nodes (its own %zu and %u more)",
-                 POLICY_ALIAS_NODES_MAX + 4, own + POLICY_ALIAS_NODES_MAX, own, POLICY_ALIAS_NODES_MAX);
+                 "f.yaml:2:11: vms.v%zu: aliases expand the document past %zu nodes (its own %zu and %u more)", n,
+                 own + POLICY_ALIAS_NODES_MAX, own, POLICY_ALIAS_NODES_MAX);
         parse_fails(t.s, t.len, want);
         free(t.s);
 }
@@ -553,4 +556,49 @@ Test(limits, colliding_names, .timeout = 60) {
         double t_plain = add_vms(plain, COLLIDE_N), t_colliding = add_vms(colliding, COLLIDE_N);
         cr_log_info("%d names: %.4f s, colliding: %.4f s", COLLIDE_N, t_plain, t_colliding);
         cr_assert_lt(t_colliding, 5 * t_plain + 0.005, "plain %.4f s, colliding %.4f s", t_plain, t_colliding);
+}
+
+/* ---- entries ------------------------------------------------------------------------------------------------------- */
+
+static void entries(Text *t, Table which, size_t n) {
+        if (which == TABLE_VMS) {
+                text_add(t, "vms:\n");
+                for (size_t i = 0; i < n; i++)
+                        text_add(t, "  v%zu:\n", i);
+        } else {
+                text_add(t, "host:\n  %s:\n", which == TABLE_DEVICES ? "devices" : "interfaces");
+                for (size_t i = 0; i < n; i++)
+                        text_add(t, "    d%zu:\n", i);
+        }
+}
+
+static void entries_at_the_limit(Table which, const char *what) {
+        Text t = {};
+        Policy p;
+        char want[128];
+
+        entries(&t, which, POLICY_ENTRIES_MAX);
+        parse_ok(t.s, t.len, &p);
+        policy_done(&p);
+        free(t.s);
+
+        t = (Text){};
+        entries(&t, which, POLICY_ENTRIES_MAX + 1);
+        /* the entry one past the limit, by its key */
+        snprintf(want, sizeof(want), "f.yaml:%u:%u: %s.%c%u: more than %u %s",
+                 POLICY_ENTRIES_MAX + (which == TABLE_VMS ? 2 : 3), which == TABLE_VMS ? 3 : 5,
+                 which == TABLE_VMS ? "vms" : which == TABLE_DEVICES ? "host.devices" : "host.interfaces",
+                 which == TABLE_VMS ? 'v' : 'd', POLICY_ENTRIES_MAX, POLICY_ENTRIES_MAX, what);
+        parse_fails(t.s, t.len, want);
+        free(t.s);
+}
+
+Test(limits, vms_at_the_limit, .timeout = 60) {
+        entries_at_the_limit(TABLE_VMS, "VMs");
+}
+Test(limits, devices_at_the_limit, .timeout = 60) {
+        entries_at_the_limit(TABLE_DEVICES, "devices");
+}
+Test(limits, interfaces_at_the_limit, .timeout = 60) {
+        entries_at_the_limit(TABLE_INTERFACES, "interfaces");
 }
