@@ -65,7 +65,7 @@ typedef struct ManagerTickCost {
         uint64_t read_nsec;  /* cpu.stat, cpu.pressure, io.stat */
         uint64_t core_nsec;  /* from the end of the reads to the start of the writes */
         uint64_t write_nsec; /* cpu.weight, cpu.max, io.max where they changed */
-        uint64_t reads_end_nsec; /* this tick's reads ended (CLOCK_MONOTONIC) */
+        uint64_t reads_end_nsec; /* this tick's reads ended (CLOCK_THREAD_CPUTIME_ID) */
         uint64_t cpu_stat_reads;
         uint64_t pressure_reads;
         uint64_t estimates; /* VM-ticks told a steady VM's rate instead of a read */
