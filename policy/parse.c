@@ -52,7 +52,9 @@
  * characters; "host" is not a VM name (it is the implicit host context).
  * A key whose value is null (nothing after the colon) stands for an empty
  * mapping; a key that takes a value must have one.  Anchors and aliases work
- * as YAML defines them; locations then point at the anchored node.
+ * as YAML defines them; locations then point at the anchored node.  The work
+ * any text costs is bounded (parse.h): its size, its nesting, its nodes, the
+ * nodes aliases reach again, and its VMs, devices and interfaces.
  *
  * The parser is strict: an unknown key, a mapping or list where a value
  * belongs (or the reverse), a duplicate key, an amount that does not parse,
