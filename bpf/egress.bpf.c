@@ -37,8 +37,9 @@
  *     light packet of an ECN-capable flow is marked (and passes) when the
  *     debt is beyond ecn_nsec: many light flows together (128 bulk flows,
  *     each far below an eighth of the rate) then slow down before they
- *     reach the light allowance, where all light packets drop.  A flow that is not ECN-capable is treated as
- *     without ECN: paced up to the horizon, or dropped.
+ *     reach the light allowance, where all light packets drop.  A flow that
+ *     is not ECN-capable is treated as without ECN: paced up to the horizon,
+ *     or dropped.
  *   Fairness inside a context: each flow (socket, or flow hash without one)
  *   has a timeline of its own at 1/2^EGRESS_LIGHT_SHIFT of the context's rate.
  *   A flow within it is light: its packets leave at once (no departure time)
@@ -173,8 +174,7 @@ static __always_inline void flow_charge(EgressFlow *flow, __u64 flow_start, __u6
  * (its socket's), or NULL: then, with `by_hash`, its flow is found by the
  * packet's hash, only where it matters (the context is at its rate);
  * without, the packet counts as light. */
-static __always_inline int enforce(struct __sk_buff *skb, __u32 slot, EgressFlow *flow, bool by_hash,
-                                   bool may_delay) {
+static __always_inline int enforce(struct __sk_buff *skb, __u32 slot, EgressFlow *flow, bool by_hash, bool may_delay) {
         EgressVm *vm = bpf_map_lookup_elem(&vm_config, &slot);
         EgressStats *st = bpf_map_lookup_elem(&stats, &slot);
         if (!vm || !st)
@@ -238,7 +238,7 @@ static __always_inline int enforce(struct __sk_buff *skb, __u32 slot, EgressFlow
          * flow may still take the context up to ecn_nsec into debt, marked
          * CE instead (bpf_skb_ecn_set_ce() marks only such a packet, and
          * says whether it did); one that is not ECN-capable is dropped as
-         * before.  Pacing marks below. */
+         * before.  Pacing, and light packets, are marked below. */
         bool delay = !light && may_delay && pace;
         __u64 ecn_debt = !light && !delay ? cfg->ecn_nsec : 0;
 

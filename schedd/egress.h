@@ -91,7 +91,8 @@ typedef enum EgressMode {
 #define EGRESS_HORIZON_MAX_NSEC (20ULL * 1000 * 1000)
 #define EGRESS_GSO_MAX_BYTES    (64ULL * 1024)
 /* How much further than the horizon light flows may take their VM into debt
- * (when dropping: how far at all), so that their packets get through while
+ * (when dropping: twice this, beyond what an ECN-marked bulk packet may
+ * leave, see above), so that their packets get through while
  * the bulk flows are held at the horizon: 4 ms, or one 64 KiB packet at the
  * VM's rate if longer (a bulk flow may just have sent one), at most
  * EGRESS_HORIZON_MAX_NSEC. */

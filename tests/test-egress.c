@@ -401,7 +401,8 @@ static int send_udp_tos(const char *dir, int tos) {
         for (;;) {
                 char cbuf[CMSG_SPACE(sizeof(int))];
                 struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-                struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+                struct msghdr mh = {
+                        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
                 if (recvmsg(rfd, &mh, MSG_DONTWAIT) < 0)
                         break;
                 for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
@@ -443,8 +444,8 @@ Test(egress_kernel, flows_without_ecn_are_dropped_unmarked) {
         cr_assert_eq(c.marked, 0);
         cr_assert_eq(ce, 0);
         cr_assert_gt(c.dropped, 0);
-        cr_assert_leq(c.packets, ECN_BURST_PACKETS + 2, "no more than the bucket and what came back meanwhile: %" PRIu64,
-                      c.packets);
+        cr_assert_leq(c.packets, ECN_BURST_PACKETS + 2,
+                      "no more than the bucket and what came back meanwhile: %" PRIu64, c.packets);
         cr_assert_eq(c.packets + c.dropped, ECN_SENT);
         egress_close(e);
 }

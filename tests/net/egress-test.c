@@ -968,7 +968,8 @@ static int scenario_split(void) {
                         uint64_t held = sm->c[i].dropped + sm->c[i].delayed;
                         if (held > prev_held[i])
                                 held_until[i] = t + held_memory_nsec;
-                        usage[slots[i]] = (SchedUsage){.used = sm->c[i].bytes - prev[i], .throttled = t < held_until[i]};
+                        usage[slots[i]] =
+                                (SchedUsage){.used = sm->c[i].bytes - prev[i], .throttled = t < held_until[i]};
                         prev[i] = sm->c[i].bytes;
                         prev_held[i] = held;
                 }
@@ -1156,7 +1157,8 @@ static int scenario_bench(void) {
                "against the empty one); program per packet: %.1f ns over %" PRIu64
                " TCP (GSO) packets, %.1f ns over %" PRIu64 " 64-byte UDP packets (%.1f MB/s received); "
                "an empty program under the same loads (what the statistics cost themselves): %.1f ns over %" PRIu64
-               " TCP packets, %.1f ns over %" PRIu64 " UDP packets; ours above the empty one: %.1f ns TCP, %.1f ns UDP\n",
+               " TCP packets, %.1f ns over %" PRIu64
+               " UDP packets; ours above the empty one: %.1f ns TCP, %.1f ns UDP\n",
                opt.mode == EGRESS_MODE_PACE ? "pace" : "drop", opt.rate, ROUNDS, round_nsec / 1e9, wo / 1e6, we / 1e6,
                w / 1e6, loss * 100, loss_empty * 100, per_tcp, tcp.run_count, per_udp, udp.run_count, udp_tput / 1e6,
                per_tcp_empty, tcp_empty.run_count, per_empty, udp_empty.run_count, per_tcp - per_tcp_empty,
@@ -1190,7 +1192,9 @@ static int scenario_load(void) {
                 names[n] = tok;
                 snd[n++] = child_start(&(Job){.role = udp ? ROLE_UDP : ROLE_BULK,
                                               .ns = guest ? opt.ns_c : opt.ns_a,
-                                              .cgroup = guest ? NULL : udp ? tok + 4 : tok,
+                                              .cgroup = guest ? NULL
+                                                        : udp ? tok + 4
+                                                              : tok,
                                               .start = t0,
                                               .end = t_end,
                                               .rate = opt.rate * 3 / 2,
