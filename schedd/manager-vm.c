@@ -408,7 +408,10 @@ static void read_cpu_adaptive(Manager *m) {
                         continue;
                 v->cpu_used_usec = 0;
                 v->cpu_throttled = false;
-                if (!usage_plan_due(&v->usage, now, m->ticks, i, m->tick_usec)) {
+                /* Held or bursting: its decision can change from one tick's use,
+                 * so it is read this tick whatever its plan says. */
+                d = sched_decision(m->cpu, v->cpu_slot);
+                if (!d->held && !d->bursting && !usage_plan_due(&v->usage, now, m->ticks, i, m->tick_usec)) {
                         v->cpu_used_usec = usage_plan_estimate(&v->usage, m->elapsed_usec, &v->cpu_throttled);
                         v->idle_ticks = v->cpu_used_usec > 0 || v->cpu_throttled ? 0 : v->idle_ticks + 1;
                         m->cost.estimates++;
@@ -437,7 +440,6 @@ static void read_cpu_adaptive(Manager *m) {
                                 throttled = true;
                 } else
                         v->have_last_waited = false;
-                d = sched_decision(m->cpu, v->cpu_slot);
                 v->cpu_used_usec = usage_plan_observe(&v->usage, now, delta, interval, m->elapsed_usec, throttled,
                                                       v->have_last_cpu && !d->held && !d->bursting);
                 v->cpu_throttled = throttled;

@@ -80,6 +80,7 @@ uint64_t usage_plan_estimate(UsagePlan *p, uint64_t elapsed_usec, bool *ret_thro
 static void window_reset(UsagePlan *p) {
         p->window_used_usec = 0;
         p->window_usec = 0;
+        p->window_reads = 0;
 }
 
 void usage_plan_wake(UsagePlan *p) {
@@ -151,7 +152,11 @@ uint64_t usage_plan_observe(UsagePlan *p, uint64_t now_usec, uint64_t delta_usec
                 p->window_throttled |= throttled;
         p->window_used_usec += delta_usec;
         p->window_usec += interval_usec;
-        if (p->window_usec >= USAGE_WINDOW_USEC) {
+        p->window_reads++;
+        /* A hot VM's first window counts only with USAGE_WINDOW_MIN_READS
+         * reads in it: a window of a few ticks the loop was late for says
+         * little about a rate. */
+        if (p->window_usec >= USAGE_WINDOW_USEC && (p->warm || p->window_reads >= USAGE_WINDOW_MIN_READS)) {
                 uint64_t rate = rate_of(p->window_used_usec, p->window_usec);
 
                 bool idle = p->window_used_usec == 0 && !p->window_throttled;

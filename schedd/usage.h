@@ -68,6 +68,12 @@ int usage_reads_from_string(const char *s);
  * of 10 ms, long enough that the kernel's lumpy accounting (a tick's use can
  * be off by a scheduler slice) averages out. */
 #define USAGE_WINDOW_USEC 100000ULL
+/* A hot VM's first window is judged only once it holds this many reads:
+ * ten, a window's worth at the default 10 ms tick, so that a window of a
+ * few ticks the event loop was late for (a loaded host) does not make a
+ * VM warm on a rate measured over a stall. */
+#define USAGE_WINDOW_MIN_READS 10
+
 /* Rates within 1/8 of each other are the same rate: the spread of a
  * CPU-bound VM's use from one 100 ms window to the next on a real kernel is
  * a few percent; a change of demand worth acting on is more. */
@@ -90,7 +96,8 @@ typedef struct UsagePlan {
         uint64_t owed_at_read_usec; /* ...how much it was at the last read... */
         uint64_t owed_spread_usec;  /* ...and over how long it is told (the interval it built up in) */
         uint64_t window_used_usec;  /* read every tick: use in the window being measured... */
-        uint64_t window_usec;       /* ...its length so far */
+        uint64_t window_usec;       /* ...its length so far... */
+        unsigned window_reads;      /* ...and the reads in it */
         bool window_throttled;      /* ...throttled in any of its ticks */
         bool have_window_rate;      /* the previous window's rate is known: */
         uint64_t window_rate_per_sec;
