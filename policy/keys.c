@@ -16,9 +16,7 @@
 #include "parse.h"
 #include "units.h"
 
-/* The longest key accepted: far more than the longest real key
- * (POLICY_KEY_MAX), short enough for a message. */
-#define POLICY_KEY_INPUT_MAX 256
+/* POLICY_KEY_INPUT_MAX: keys.h. */
 
 /* The name policy_set_key() gives its one-key document; its
  * "NAME:LINE:COLUMN: " prefix is cut from the parser's messages. */
@@ -128,18 +126,20 @@ int policy_key_parse(const char *vm, const char *key, PolicyKey *ret, PolicyErro
                 return key_error(err, -EINVAL, vm, NULL, "key longer than %d characters", POLICY_KEY_INPUT_MAX - 1);
         strcpy(buf, key);
 
+        /* No part is empty, so a key shorter than the buffer has at most
+         * half as many parts, plus one: comp[] holds them.  (Checked after
+         * the split, "a....." overran comp[].) */
         for (char *p = buf;;) {
                 char *dot = strchr(p, '.');
 
+                if (dot == p || !*p)
+                        return key_error(err, -EINVAL, vm, key, "empty part in key");
                 comp[n++] = p;
                 if (!dot)
                         break;
                 *dot = '\0';
                 p = dot + 1;
         }
-        for (size_t i = 0; i < n; i++)
-                if (!comp[i][0])
-                        return key_error(err, -EINVAL, vm, key, "empty part in key");
 
         if (n == 1) {
                 field = field_from_string(comp[0]);

@@ -33,6 +33,9 @@
 #define POLICY_KEY_DEVICE_SIZE 65
 /* Room for any canonical key: "io." + a 64-character device + ".riops.reserve". */
 #define POLICY_KEY_MAX 96
+/* The longest key accepted (with its NUL): far more than the longest real
+ * key (POLICY_KEY_MAX), short enough for a message. */
+#define POLICY_KEY_INPUT_MAX 256
 
 typedef enum PolicyKeyKind {
         POLICY_KEY_CPU,           /* cpu.FIELD */

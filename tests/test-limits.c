@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "policy/keys.h"
 #include "policy/parse.h"
 #include "policy/validate.h"
 #include "policy/write.h"
@@ -603,4 +604,30 @@ Test(limits, devices_at_the_limit, .timeout = 60) {
 }
 Test(limits, interfaces_at_the_limit, .timeout = 60) {
         entries_at_the_limit(TABLE_INTERFACES, "interfaces");
+}
+
+/* ---- keys of schedctl set and SetPolicy ------------------------------------------------------------------------------ */
+
+/* A key of many empty parts overran the parts array (found by fuzz-keys). */
+Test(limits, key_of_many_dots) {
+        char key[POLICY_KEY_INPUT_MAX];
+        PolicyError err = {};
+        PolicyKey k;
+
+        memset(key, '.', sizeof(key) - 1);
+        key[0] = 'i';
+        key[1] = 'o';
+        key[sizeof(key) - 2] = 't';
+        key[sizeof(key) - 1] = '\0';
+        cr_assert_eq(policy_key_parse("web", key, &k, &err), -EINVAL);
+        cr_assert_str_eq(err.message + strlen(err.message) - strlen("empty part in key"), "empty part in key");
+
+        /* the most parts a key can have, none empty: io.a.a.....a.wbps.limit */
+        size_t n = 0;
+        n += (size_t)snprintf(key, sizeof(key), "io");
+        while (n + 2 + strlen(".wbps.limit") < sizeof(key) - 1)
+                n += (size_t)snprintf(key + n, sizeof(key) - n, ".a");
+        snprintf(key + n, sizeof(key) - n, ".wbps.limit");
+        cr_assert_eq(policy_key_parse("web", key, &k, &err), -EINVAL);
+        cr_assert(strstr(err.message, "invalid device name"), "%s", err.message);
 }
