@@ -366,10 +366,6 @@ int config_init(Config *c) {
         *c = (Config){
                 .tick_usec = CONFIG_TICK_DEFAULT_USEC,
                 .schedule_cpu = true,
-                /* adaptive is measured (tools/bench-daemon) but not yet the
-                 * default: the real-kernel worked examples do not all pass
-                 * with it every run (docs/density.md). */
-                .usage_reads = USAGE_READS_EVERY_TICK,
                 .reassert = true,
                 .host_reserve_ppm = CONFIG_HOST_RESERVE_DEFAULT_PPM,
                 .bus_enable = true,

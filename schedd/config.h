@@ -79,7 +79,7 @@ typedef struct Config {
         bool fake_cgroup_root;
         bool reassert;      /* read back the knobs schedd owns and write back what another writer changed */
         uint32_t host_reserve_ppm; /* the host context's part of the CPU, parts per million (0..CONFIG_HOST_RESERVE_MAX_PPM) */
-        UsageReads usage_reads; /* when cpu.stat is read (usage.h); default every-tick */
+        UsageReads usage_reads; /* when cpu.stat is read (usage.h); default adaptive */
 
         /* [bus] */
         bool bus_enable;
