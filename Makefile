@@ -108,6 +108,7 @@ check: deps
 	$(MAKE) check-man
 	$(MAKE) check-unit
 	$(MAKE) check-asan
+	$(MAKE) check-fuzz
 	$(MAKE) check-scenarios
 	$(MAKE) check-bus
 	$(MAKE) check-metrics
