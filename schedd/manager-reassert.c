@@ -8,7 +8,7 @@
  * are not all systemd (an admin's `echo max > cpu.max`, a container
  * manager) and set-property sends no Reloading at all.  A read-back is one
  * open, read and close of a small file per knob: two per VM every half
- * second, which next to the tick's own reads is small (see docs/systemd.md).
+ * second, which next to the tick's own reads is small (see etc/doc/systemd.md).
  */
 
 #include <dirent.h>
@@ -360,7 +360,7 @@ void manager_reassert_usage(Manager *m, uint64_t now) {
  * as well, PID 1 alone would get a fraction of its reservation (measured in
  * the systemd tier: 5 % of the host for a daemon-reload against the 10 %
  * reserved).  The price: when several host cgroups are busy at once, the host
- * context gets up to that many times its reservation (see docs/systemd.md). */
+ * context gets up to that many times its reservation (see etc/doc/systemd.md). */
 static uint32_t host_weight(const Manager *m, const ManagerReassert *ra) {
         if (!ra->sched || ra->sched != m->cpu || !sched_slot_used(m->cpu, ra->slot))
                 return 0;
