@@ -265,18 +265,18 @@ static int table_removed(const NameTable *t) {
         return 0;
 }
 
-#define VM_TABLE(p)                                                                                                  \
-        ((NameTable){ &(p)->vm_index, &(p)->vm_index_cap, (p)->vms, (p)->n_vms, sizeof(VmPolicy),                    \
-                      offsetof(VmPolicy, name) })
-#define IO_TABLE(vm)                                                                                                 \
-        ((NameTable){ &(vm)->io_index, &(vm)->io_index_cap, (vm)->io, (vm)->n_io, sizeof(VmIoDevice),                \
-                      offsetof(VmIoDevice, name) })
-#define DEVICE_TABLE(p)                                                                                              \
-        ((NameTable){ &(p)->host.device_index, &(p)->host.device_index_cap, (p)->host.devices, (p)->host.n_devices,  \
-                      sizeof(HostDevice), offsetof(HostDevice, name) })
-#define INTERFACE_TABLE(p)                                                                                           \
-        ((NameTable){ &(p)->host.interface_index, &(p)->host.interface_index_cap, (p)->host.interfaces,              \
-                      (p)->host.n_interfaces, sizeof(HostInterface), offsetof(HostInterface, name) })
+#define VM_TABLE(p)                                                                                                   \
+        ((NameTable){&(p)->vm_index, &(p)->vm_index_cap, (p)->vms, (p)->n_vms, sizeof(VmPolicy),                      \
+                     offsetof(VmPolicy, name)})
+#define IO_TABLE(vm)                                                                                                  \
+        ((NameTable){&(vm)->io_index, &(vm)->io_index_cap, (vm)->io, (vm)->n_io, sizeof(VmIoDevice),                  \
+                     offsetof(VmIoDevice, name)})
+#define DEVICE_TABLE(p)                                                                                               \
+        ((NameTable){&(p)->host.device_index, &(p)->host.device_index_cap, (p)->host.devices, (p)->host.n_devices,    \
+                     sizeof(HostDevice), offsetof(HostDevice, name)})
+#define INTERFACE_TABLE(p)                                                                                            \
+        ((NameTable){&(p)->host.interface_index, &(p)->host.interface_index_cap, (p)->host.interfaces,                \
+                     (p)->host.n_interfaces, sizeof(HostInterface), offsetof(HostInterface, name)})
 
 /* The find functions take const tables; the index pointers are only read. */
 #define CONST_CAST(type, x) ((type)(uintptr_t)(x))

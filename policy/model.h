@@ -68,8 +68,8 @@ const char *io_dir_to_string(IoDir d);
 int io_dir_from_string(const char *s); /* IoDir, or -EINVAL */
 
 typedef struct VmIoDevice {
-        char *name;                     /* device name as in host.devices ("vda") */
-        Amount share;                   /* device-wide share; a direction's own share wins */
+        char *name;   /* device name as in host.devices ("vda") */
+        Amount share; /* device-wide share; a direction's own share wins */
         ResourcePolicy dir[_IO_DIR_MAX];
         SourceLoc loc;
 } VmIoDevice;

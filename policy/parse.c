@@ -144,7 +144,7 @@ static int node_error(const ParseContext *c, const yaml_node_t *n, const char *k
 }
 
 static int oom(const ParseContext *c) {
-        SourceLoc loc = { .file = c->file };
+        SourceLoc loc = {.file = c->file};
         return policy_error(c->err, -ENOMEM, &loc, NULL, "out of memory");
 }
 
@@ -162,8 +162,8 @@ static bool node_is_null(const yaml_node_t *n) {
                 return false;
 
         const char *v = (const char *)n->data.scalar.value;
-        return n->data.scalar.length == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
-               strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+        return n->data.scalar.length == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||
+               strcmp(v, "NULL") == 0;
 }
 
 static const char *node_kind_name(const yaml_node_t *n) {
@@ -251,7 +251,7 @@ static int find_duplicate_key(const ParseContext *c, const yaml_node_t *node, si
         for (size_t i = 0; i < n_pairs; i++) {
                 const yaml_node_t *k = yaml_document_get_node(c->doc, node->data.mapping.pairs.start[i].key);
                 if (k && k->type == YAML_SCALAR_NODE)
-                        refs[n++] = (KeyRef){ .key = k, .index = i };
+                        refs[n++] = (KeyRef){.key = k, .index = i};
         }
         qsort(refs, n, sizeof(KeyRef), key_ref_compare);
 
@@ -268,8 +268,8 @@ static int find_duplicate_key(const ParseContext *c, const yaml_node_t *node, si
         return 0;
 }
 
-static int parse_mapping(ParseContext *c, yaml_node_t *node, const char *key, const char *const *keys,
-                         PairParser fn, void *userdata) {
+static int parse_mapping(ParseContext *c, yaml_node_t *node, const char *key, const char *const *keys, PairParser fn,
+                         void *userdata) {
         size_t duplicate;
         int r;
 
@@ -356,20 +356,20 @@ typedef struct AmountSyntaxInfo {
 } AmountSyntaxInfo;
 
 static const AmountSyntaxInfo amount_syntax[] = {
-        [SYNTAX_CPU_RATE] = { true, false, unit_parse_cpus, "a percentage or CPUs, like 10% or 0.5" },
-        [SYNTAX_CPU_TIME] = { false, false, unit_parse_duration, "a duration, like 200ms" },
-        [SYNTAX_BYTE_RATE] = { true, false, unit_parse_bytes, "a percentage or bytes per second, like 10% or 50MB" },
-        [SYNTAX_OP_RATE] = { true, false, unit_parse_count, "a percentage or operations per second, like 10% or 500" },
-        [SYNTAX_BIT_RATE] = { true, false, unit_parse_bitrate, "a percentage or a bit rate, like 10% or 100Mbit" },
-        [SYNTAX_MEMORY] = { true, false, unit_parse_bytes, "a percentage or bytes, like 10% or 1G" },
-        [SYNTAX_BYTES] = { false, false, unit_parse_bytes, "bytes, like 10MB" },
-        [SYNTAX_OPS] = { false, false, unit_parse_count, "a number of operations, like 500" },
-        [SYNTAX_HOST_CPUS] = { false, true, unit_parse_cpus, "auto or CPUs, like 2" },
-        [SYNTAX_HOST_BYTES] = { false, true, unit_parse_bytes, "auto or bytes, like 16GiB" },
-        [SYNTAX_CAP_BYTES] = { false, false, unit_parse_bytes, "bytes per second, like 500MB" },
-        [SYNTAX_CAP_OPS] = { false, false, unit_parse_count, "operations per second, like 20000" },
-        [SYNTAX_CAP_BITS] = { false, false, unit_parse_bitrate, "a bit rate, like 1Gbit" },
-        [SYNTAX_SHARE] = { false, false, NULL, "a whole number from 0 to 10000" },
+        [SYNTAX_CPU_RATE] = {true, false, unit_parse_cpus, "a percentage or CPUs, like 10% or 0.5"},
+        [SYNTAX_CPU_TIME] = {false, false, unit_parse_duration, "a duration, like 200ms"},
+        [SYNTAX_BYTE_RATE] = {true, false, unit_parse_bytes, "a percentage or bytes per second, like 10% or 50MB"},
+        [SYNTAX_OP_RATE] = {true, false, unit_parse_count, "a percentage or operations per second, like 10% or 500"},
+        [SYNTAX_BIT_RATE] = {true, false, unit_parse_bitrate, "a percentage or a bit rate, like 10% or 100Mbit"},
+        [SYNTAX_MEMORY] = {true, false, unit_parse_bytes, "a percentage or bytes, like 10% or 1G"},
+        [SYNTAX_BYTES] = {false, false, unit_parse_bytes, "bytes, like 10MB"},
+        [SYNTAX_OPS] = {false, false, unit_parse_count, "a number of operations, like 500"},
+        [SYNTAX_HOST_CPUS] = {false, true, unit_parse_cpus, "auto or CPUs, like 2"},
+        [SYNTAX_HOST_BYTES] = {false, true, unit_parse_bytes, "auto or bytes, like 16GiB"},
+        [SYNTAX_CAP_BYTES] = {false, false, unit_parse_bytes, "bytes per second, like 500MB"},
+        [SYNTAX_CAP_OPS] = {false, false, unit_parse_count, "operations per second, like 20000"},
+        [SYNTAX_CAP_BITS] = {false, false, unit_parse_bitrate, "a bit rate, like 1Gbit"},
+        [SYNTAX_SHARE] = {false, false, NULL, "a whole number from 0 to 10000"},
 };
 
 static bool ends_with_percent(const char *s) {
@@ -394,7 +394,7 @@ static int parse_share(ParseContext *c, const char *key, yaml_node_t *n, const c
         if (digits != text || value > SHARE_MAX)
                 return node_error(c, n, key, -ERANGE, "%s is out of range (0 to %u)", text, SHARE_MAX);
 
-        *ret = (Amount){ .kind = AMOUNT_ABSOLUTE, .value = value, .loc = node_loc(c, n) };
+        *ret = (Amount){.kind = AMOUNT_ABSOLUTE, .value = value, .loc = node_loc(c, n)};
         return 0;
 }
 
@@ -409,7 +409,7 @@ static int parse_amount(ParseContext *c, const char *key, yaml_node_t *n, Amount
                 return r;
 
         if (info->automatic && strcmp(text, "auto") == 0) {
-                *ret = (Amount){ .kind = AMOUNT_AUTO, .loc = node_loc(c, n) };
+                *ret = (Amount){.kind = AMOUNT_AUTO, .loc = node_loc(c, n)};
                 return 0;
         }
 
@@ -449,10 +449,10 @@ static bool name_is_valid(const char *s, const char *extra) {
         return true;
 }
 
-#define VM_NAME_EXTRA "_.-"
-#define VM_NAME_RULE "1 to 64 of A-Z a-z 0-9 _ . -"
+#define VM_NAME_EXTRA     "_.-"
+#define VM_NAME_RULE      "1 to 64 of A-Z a-z 0-9 _ . -"
 #define DEVICE_NAME_EXTRA "_.:-"
-#define DEVICE_NAME_RULE "1 to 64 of A-Z a-z 0-9 _ . : -"
+#define DEVICE_NAME_RULE  "1 to 64 of A-Z a-z 0-9 _ . : -"
 
 /* A cgroup path below the cgroup root: relative, no ".", ".." or empty component. */
 static int parse_cgroup_path(ParseContext *c, const char *key, yaml_node_t *n, char **ret) {
@@ -480,8 +480,8 @@ static int parse_cgroup_path(ParseContext *c, const char *key, yaml_node_t *n, c
 }
 
 static int parse_bool(ParseContext *c, const char *key, yaml_node_t *n, int *ret) {
-        static const char *const yes[] = { "true", "True", "TRUE", NULL };
-        static const char *const no[] = { "false", "False", "FALSE", NULL };
+        static const char *const yes[] = {"true", "True", "TRUE", NULL};
+        static const char *const no[] = {"false", "False", "FALSE", NULL};
         const char *text;
         int r;
 
@@ -504,7 +504,7 @@ static int parse_bool(ParseContext *c, const char *key, yaml_node_t *n, int *ret
 
 /* ---- vms ------------------------------------------------------------------------------------------------------- */
 
-static const char *const resource_keys[] = { "reserve", "share", "limit", "burst", NULL };
+static const char *const resource_keys[] = {"reserve", "share", "limit", "burst", NULL};
 enum { RESOURCE_RESERVE, RESOURCE_SHARE, RESOURCE_LIMIT, RESOURCE_BURST };
 
 typedef struct ResourceTarget {
@@ -520,25 +520,25 @@ static int parse_resource_pair(ParseContext *c, const char *key, int index, cons
         (void)key_node;
 
         switch (index) {
-        case RESOURCE_RESERVE:
-                return parse_amount(c, key, value, t->rate, &t->policy->reserve);
-        case RESOURCE_SHARE:
-                return parse_amount(c, key, value, SYNTAX_SHARE, &t->policy->share);
-        case RESOURCE_LIMIT:
-                return parse_amount(c, key, value, t->rate, &t->policy->limit);
-        default:
-                return parse_amount(c, key, value, t->burst, &t->policy->burst);
+                case RESOURCE_RESERVE:
+                        return parse_amount(c, key, value, t->rate, &t->policy->reserve);
+                case RESOURCE_SHARE:
+                        return parse_amount(c, key, value, SYNTAX_SHARE, &t->policy->share);
+                case RESOURCE_LIMIT:
+                        return parse_amount(c, key, value, t->rate, &t->policy->limit);
+                default:
+                        return parse_amount(c, key, value, t->burst, &t->policy->burst);
         }
 }
 
-static int parse_resource(ParseContext *c, const char *key, yaml_node_t *n, ResourcePolicy *policy,
-                          AmountSyntax rate, AmountSyntax burst) {
-        ResourceTarget t = { .policy = policy, .rate = rate, .burst = burst };
+static int parse_resource(ParseContext *c, const char *key, yaml_node_t *n, ResourcePolicy *policy, AmountSyntax rate,
+                          AmountSyntax burst) {
+        ResourceTarget t = {.policy = policy, .rate = rate, .burst = burst};
         return parse_mapping(c, n, key, resource_keys, parse_resource_pair, &t);
 }
 
 /* The directions in IoDir order, then the device-wide share. */
-static const char *const vm_io_device_keys[] = { "rbps", "wbps", "riops", "wiops", "share", NULL };
+static const char *const vm_io_device_keys[] = {"rbps", "wbps", "riops", "wiops", "share", NULL};
 
 static int parse_vm_io_device_pair(ParseContext *c, const char *key, int index, const char *name,
                                    yaml_node_t *key_node, yaml_node_t *value, void *userdata) {
@@ -571,7 +571,7 @@ static int parse_vm_io_pair(ParseContext *c, const char *key, int index, const c
         return parse_mapping(c, value, key, vm_io_device_keys, parse_vm_io_device_pair, dev);
 }
 
-static const char *const vm_net_keys[] = { "interface", "egress", NULL };
+static const char *const vm_net_keys[] = {"interface", "egress", NULL};
 enum { NET_INTERFACE, NET_EGRESS };
 
 static int parse_vm_net_pair(ParseContext *c, const char *key, int index, const char *name, yaml_node_t *key_node,
@@ -601,11 +601,11 @@ static int parse_vm_net_pair(ParseContext *c, const char *key, int index, const 
         return 0;
 }
 
-static const char *const vm_memory_keys[] = { "reserve", "limit", NULL };
+static const char *const vm_memory_keys[] = {"reserve", "limit", NULL};
 enum { MEMORY_RESERVE, MEMORY_LIMIT };
 
-static int parse_vm_memory_pair(ParseContext *c, const char *key, int index, const char *name,
-                                yaml_node_t *key_node, yaml_node_t *value, void *userdata) {
+static int parse_vm_memory_pair(ParseContext *c, const char *key, int index, const char *name, yaml_node_t *key_node,
+                                yaml_node_t *value, void *userdata) {
         VmPolicy *vm = userdata;
         (void)name;
         (void)key_node;
@@ -613,7 +613,7 @@ static int parse_vm_memory_pair(ParseContext *c, const char *key, int index, con
         return parse_amount(c, key, value, SYNTAX_MEMORY, index == MEMORY_RESERVE ? &vm->mem_reserve : &vm->mem_limit);
 }
 
-static const char *const vm_keys[] = { "cgroup", "create", "cpu", "io", "net", "memory", NULL };
+static const char *const vm_keys[] = {"cgroup", "create", "cpu", "io", "net", "memory", NULL};
 enum { VM_CGROUP, VM_CREATE, VM_CPU, VM_IO, VM_NET, VM_MEMORY };
 
 static int parse_vm_pair(ParseContext *c, const char *key, int index, const char *name, yaml_node_t *key_node,
@@ -624,24 +624,24 @@ static int parse_vm_pair(ParseContext *c, const char *key, int index, const char
         (void)key_node;
 
         switch (index) {
-        case VM_CGROUP:
-                r = parse_cgroup_path(c, key, value, &vm->cgroup);
-                if (r >= 0)
-                        vm->cgroup_loc = node_loc(c, value);
-                return r;
-        case VM_CREATE:
-                r = parse_bool(c, key, value, &vm->create);
-                if (r >= 0)
-                        vm->create_loc = node_loc(c, value);
-                return r;
-        case VM_CPU:
-                return parse_resource(c, key, value, &vm->cpu, SYNTAX_CPU_RATE, SYNTAX_CPU_TIME);
-        case VM_IO:
-                return parse_mapping(c, value, key, NULL, parse_vm_io_pair, vm);
-        case VM_NET:
-                return parse_mapping(c, value, key, vm_net_keys, parse_vm_net_pair, vm);
-        default:
-                return parse_mapping(c, value, key, vm_memory_keys, parse_vm_memory_pair, vm);
+                case VM_CGROUP:
+                        r = parse_cgroup_path(c, key, value, &vm->cgroup);
+                        if (r >= 0)
+                                vm->cgroup_loc = node_loc(c, value);
+                        return r;
+                case VM_CREATE:
+                        r = parse_bool(c, key, value, &vm->create);
+                        if (r >= 0)
+                                vm->create_loc = node_loc(c, value);
+                        return r;
+                case VM_CPU:
+                        return parse_resource(c, key, value, &vm->cpu, SYNTAX_CPU_RATE, SYNTAX_CPU_TIME);
+                case VM_IO:
+                        return parse_mapping(c, value, key, NULL, parse_vm_io_pair, vm);
+                case VM_NET:
+                        return parse_mapping(c, value, key, vm_net_keys, parse_vm_net_pair, vm);
+                default:
+                        return parse_mapping(c, value, key, vm_memory_keys, parse_vm_memory_pair, vm);
         }
 }
 
@@ -668,10 +668,10 @@ static int parse_vms_pair(ParseContext *c, const char *key, int index, const cha
 
 /* ---- host ------------------------------------------------------------------------------------------------------ */
 
-static const char *const host_device_keys[] = { "rbps", "wbps", "riops", "wiops", NULL };
+static const char *const host_device_keys[] = {"rbps", "wbps", "riops", "wiops", NULL};
 
-static int parse_host_device_pair(ParseContext *c, const char *key, int index, const char *name,
-                                  yaml_node_t *key_node, yaml_node_t *value, void *userdata) {
+static int parse_host_device_pair(ParseContext *c, const char *key, int index, const char *name, yaml_node_t *key_node,
+                                  yaml_node_t *value, void *userdata) {
         HostDevice *dev = userdata;
         (void)name;
         (void)key_node;
@@ -699,7 +699,7 @@ static int parse_host_devices_pair(ParseContext *c, const char *key, int index, 
         return parse_mapping(c, value, key, host_device_keys, parse_host_device_pair, dev);
 }
 
-static const char *const host_interface_keys[] = { "egress", NULL };
+static const char *const host_interface_keys[] = {"egress", NULL};
 
 static int parse_host_interface_pair(ParseContext *c, const char *key, int index, const char *name,
                                      yaml_node_t *key_node, yaml_node_t *value, void *userdata) {
@@ -718,8 +718,7 @@ static int parse_host_interfaces_pair(ParseContext *c, const char *key, int inde
         (void)userdata;
 
         if (!name_is_valid(name, DEVICE_NAME_EXTRA))
-                return node_error(c, key_node, key, -EINVAL,
-                                  "invalid interface name (expected " DEVICE_NAME_RULE ")");
+                return node_error(c, key_node, key, -EINVAL, "invalid interface name (expected " DEVICE_NAME_RULE ")");
 
         if (c->policy->host.n_interfaces >= POLICY_ENTRIES_MAX)
                 return node_error(c, key_node, key, -E2BIG, "more than %u interfaces", POLICY_ENTRIES_MAX);
@@ -731,7 +730,7 @@ static int parse_host_interfaces_pair(ParseContext *c, const char *key, int inde
         return parse_mapping(c, value, key, host_interface_keys, parse_host_interface_pair, iface);
 }
 
-static const char *const host_keys[] = { "cpus", "memory", "devices", "interfaces", NULL };
+static const char *const host_keys[] = {"cpus", "memory", "devices", "interfaces", NULL};
 enum { HOST_CPUS, HOST_MEMORY, HOST_DEVICES, HOST_INTERFACES };
 
 static int parse_host_pair(ParseContext *c, const char *key, int index, const char *name, yaml_node_t *key_node,
@@ -742,20 +741,20 @@ static int parse_host_pair(ParseContext *c, const char *key, int index, const ch
         (void)userdata;
 
         switch (index) {
-        case HOST_CPUS:
-                return parse_amount(c, key, value, SYNTAX_HOST_CPUS, &host->cpus);
-        case HOST_MEMORY:
-                return parse_amount(c, key, value, SYNTAX_HOST_BYTES, &host->memory);
-        case HOST_DEVICES:
-                return parse_mapping(c, value, key, NULL, parse_host_devices_pair, NULL);
-        default:
-                return parse_mapping(c, value, key, NULL, parse_host_interfaces_pair, NULL);
+                case HOST_CPUS:
+                        return parse_amount(c, key, value, SYNTAX_HOST_CPUS, &host->cpus);
+                case HOST_MEMORY:
+                        return parse_amount(c, key, value, SYNTAX_HOST_BYTES, &host->memory);
+                case HOST_DEVICES:
+                        return parse_mapping(c, value, key, NULL, parse_host_devices_pair, NULL);
+                default:
+                        return parse_mapping(c, value, key, NULL, parse_host_interfaces_pair, NULL);
         }
 }
 
 /* ---- documents ------------------------------------------------------------------------------------------------- */
 
-static const char *const top_keys[] = { "host", "vms", NULL };
+static const char *const top_keys[] = {"host", "vms", NULL};
 enum { TOP_HOST, TOP_VMS };
 
 static int parse_top_pair(ParseContext *c, const char *key, int index, const char *name, yaml_node_t *key_node,
@@ -772,7 +771,7 @@ static int parse_top_pair(ParseContext *c, const char *key, int index, const cha
 /* Fills the (fresh) scratch policy `p` from `node`. */
 static int parse_root(yaml_document_t *doc, yaml_node_t *node, const char *file, const char *key_prefix, Policy *p,
                       PolicyError *err) {
-        ParseContext c = { .doc = doc, .policy = p, .err = err };
+        ParseContext c = {.doc = doc, .policy = p, .err = err};
         size_t n_nodes = (size_t)(doc->nodes.top - doc->nodes.start);
 
         c.visits_max = n_nodes + POLICY_ALIAS_NODES_MAX;
@@ -781,7 +780,7 @@ static int parse_root(yaml_document_t *doc, yaml_node_t *node, const char *file,
 
         c.file = policy_intern_file(p, file);
         if (!c.file) {
-                SourceLoc loc = { .file = file };
+                SourceLoc loc = {.file = file};
                 return policy_error(err, -ENOMEM, &loc, NULL, "out of memory");
         }
 
@@ -805,7 +804,7 @@ static int parse_root(yaml_document_t *doc, yaml_node_t *node, const char *file,
 /* Merges `scratch` over *ret all at once: *ret is only replaced when the whole merge succeeded. */
 static int policy_commit(Policy *ret, const Policy *scratch, const char *file, PolicyError *err) {
         _cleanup_(policy_donep) Policy merged = {};
-        SourceLoc loc = { .file = file };
+        SourceLoc loc = {.file = file};
         int r;
 
         policy_init(&merged);
@@ -821,8 +820,8 @@ static int policy_commit(Policy *ret, const Policy *scratch, const char *file, P
         return 0;
 }
 
-int policy_parse_node(yaml_document_t *doc, yaml_node_t *node, const char *file, const char *key_prefix,
-                      Policy *ret, PolicyError *err) {
+int policy_parse_node(yaml_document_t *doc, yaml_node_t *node, const char *file, const char *key_prefix, Policy *ret,
+                      PolicyError *err) {
         _cleanup_(policy_donep) Policy scratch = {};
         int r;
 
@@ -835,7 +834,7 @@ int policy_parse_node(yaml_document_t *doc, yaml_node_t *node, const char *file,
 
 static int syntax_error(const yaml_parser_t *parser, const char *text, size_t len, const char *file,
                         PolicyError *err) {
-        SourceLoc loc = { .file = file };
+        SourceLoc loc = {.file = file};
 
         if (parser->error == YAML_MEMORY_ERROR)
                 return policy_error(err, -ENOMEM, &loc, NULL, "out of memory");
@@ -874,7 +873,7 @@ static int prescan(const char *text, size_t len, const char *file, PolicyError *
         int r = 0;
 
         if (!yaml_parser_initialize(&parser)) {
-                SourceLoc loc = { .file = file };
+                SourceLoc loc = {.file = file};
                 return policy_error(err, -ENOMEM, &loc, NULL, "out of memory");
         }
         yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -890,26 +889,27 @@ static int prescan(const char *text, size_t len, const char *file, PolicyError *
                         .column = (unsigned)ev.start_mark.column + 1,
                 };
                 switch (ev.type) {
-                case YAML_MAPPING_START_EVENT:
-                case YAML_SEQUENCE_START_EVENT:
-                        if (++depth > POLICY_DEPTH_MAX)
-                                r = policy_error(err, -E2BIG, &loc, NULL, "nested deeper than %u levels",
-                                                 POLICY_DEPTH_MAX);
-                        /* fall through */
-                case YAML_SCALAR_EVENT:
-                case YAML_ALIAS_EVENT:
-                        if (r == 0 && ++nodes > POLICY_NODES_MAX)
-                                r = policy_error(err, -E2BIG, &loc, NULL, "more than %u nodes", POLICY_NODES_MAX);
-                        break;
-                case YAML_MAPPING_END_EVENT:
-                case YAML_SEQUENCE_END_EVENT:
-                        depth--;
-                        break;
-                case YAML_STREAM_END_EVENT:
-                        done = true;
-                        break;
-                default:
-                        break;
+                        case YAML_MAPPING_START_EVENT:
+                        case YAML_SEQUENCE_START_EVENT:
+                                if (++depth > POLICY_DEPTH_MAX)
+                                        r = policy_error(err, -E2BIG, &loc, NULL, "nested deeper than %u levels",
+                                                         POLICY_DEPTH_MAX);
+                                /* fall through */
+                        case YAML_SCALAR_EVENT:
+                        case YAML_ALIAS_EVENT:
+                                if (r == 0 && ++nodes > POLICY_NODES_MAX)
+                                        r = policy_error(err, -E2BIG, &loc, NULL, "more than %u nodes",
+                                                         POLICY_NODES_MAX);
+                                break;
+                        case YAML_MAPPING_END_EVENT:
+                        case YAML_SEQUENCE_END_EVENT:
+                                depth--;
+                                break;
+                        case YAML_STREAM_END_EVENT:
+                                done = true;
+                                break;
+                        default:
+                                break;
                 }
                 yaml_event_delete(&ev);
         }
@@ -962,12 +962,13 @@ int policy_parse_string(const char *text, size_t len, const char *file, Policy *
         if (!text && len > 0)
                 return policy_error(err, -EINVAL, NULL, NULL, "no text to parse");
         if (len > POLICY_FILE_MAX_BYTES) {
-                SourceLoc loc = { .file = file };
-                return policy_error(err, -EFBIG, &loc, NULL, "larger than %u MiB", POLICY_FILE_MAX_BYTES / (1024U * 1024U));
+                SourceLoc loc = {.file = file};
+                return policy_error(err, -EFBIG, &loc, NULL, "larger than %u MiB",
+                                    POLICY_FILE_MAX_BYTES / (1024U * 1024U));
         }
 
         if (!yaml_parser_initialize(&parser)) {
-                SourceLoc loc = { .file = file };
+                SourceLoc loc = {.file = file};
                 return policy_error(err, -ENOMEM, &loc, NULL, "out of memory");
         }
         yaml_parser_set_input_string(&parser, (const unsigned char *)(text ? text : ""), len);
@@ -1033,7 +1034,7 @@ static int read_text_file(const char *path, char **ret_text, size_t *ret_len) {
 
 int policy_parse_file(const char *path, Policy *ret, PolicyError *err) {
         _cleanup_(freep) char *text = NULL;
-        SourceLoc loc = { .file = path };
+        SourceLoc loc = {.file = path};
         size_t len = 0;
         int r;
 
@@ -1120,11 +1121,11 @@ int policy_load(const char *base_path, const char *override_dir, Policy *ret, Po
         if (override_dir) {
                 r = list_overrides(override_dir, &overrides);
                 if (r == -ENOMEM) {
-                        SourceLoc loc = { .file = override_dir };
+                        SourceLoc loc = {.file = override_dir};
                         return policy_error(err, r, &loc, NULL, "out of memory");
                 }
                 if (r < 0 && r != -ENOENT) {
-                        SourceLoc loc = { .file = override_dir };
+                        SourceLoc loc = {.file = override_dir};
                         return policy_error(err, r, &loc, NULL, "cannot read directory: %s", strerror(-r));
                 }
         }
@@ -1134,7 +1135,7 @@ int policy_load(const char *base_path, const char *override_dir, Policy *ret, Po
 
                 if (asprintf(&path, "%s/%s", override_dir, overrides.names[i]) < 0) {
                         path = NULL;
-                        SourceLoc loc = { .file = override_dir };
+                        SourceLoc loc = {.file = override_dir};
                         return policy_error(err, -ENOMEM, &loc, NULL, "out of memory");
                 }
                 r = policy_parse_file(path, &scratch, err);

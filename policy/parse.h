@@ -69,8 +69,8 @@ int policy_parse_file(const char *path, Policy *ret, PolicyError *err);
 /* Parse the mapping `node` of an already loaded document (used by scenario
  * files that embed a policy under a key).  `key_prefix` is prepended to
  * dotted keys in errors ("policy."), may be "". */
-int policy_parse_node(yaml_document_t *doc, yaml_node_t *node, const char *file, const char *key_prefix,
-                      Policy *ret, PolicyError *err);
+int policy_parse_node(yaml_document_t *doc, yaml_node_t *node, const char *file, const char *key_prefix, Policy *ret,
+                      PolicyError *err);
 
 /*
  * Base policy plus overlays: parse `base_path`, then every "*.yaml" file of

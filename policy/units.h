@@ -17,7 +17,7 @@
 
 /* Percentages are held in parts per million: 100 % = 1,000,000 ppm. */
 #define UNIT_PPM_PER_PERCENT 10000ULL
-#define UNIT_PPM_FULL 1000000ULL
+#define UNIT_PPM_FULL        1000000ULL
 
 /* CPU amounts are held in micro-CPUs: one CPU is one million, which is
  * also one CPU-microsecond per second, the unit of the CPU token rate. */

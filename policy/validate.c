@@ -43,7 +43,6 @@
 /* Bits in a byte: network egress is declared in bits, enforced in bytes. */
 #define BITS_PER_BYTE 8U
 
-
 /* Room for a dotted key with two 64-character names and a field name. */
 #define VALIDATE_KEY_MAX 256
 
@@ -430,14 +429,13 @@ static int check_cgroups(const Policy *p, PolicyError *err) {
                 if (!refs)
                         return policy_error(err, -ENOMEM, NULL, NULL, "out of memory");
                 for (size_t i = 0; i < p->n_vms; i++)
-                        refs[i] = (CgroupRef){ vm_cgroup(&p->vms[i]), i };
+                        refs[i] = (CgroupRef){vm_cgroup(&p->vms[i]), i};
                 qsort(refs, p->n_vms, sizeof(*refs), cgroup_ref_compare);
                 /* In a run of equal cgroups the first two (by index) are the
                  * pair a walk in order would meet; keep the earliest such. */
                 for (size_t i = 1; i < p->n_vms; i++)
                         if (strcmp(refs[i].cgroup, refs[i - 1].cgroup) == 0 &&
-                            (i < 2 || strcmp(refs[i - 1].cgroup, refs[i - 2].cgroup) != 0) &&
-                            refs[i].index < dup_b) {
+                            (i < 2 || strcmp(refs[i - 1].cgroup, refs[i - 2].cgroup) != 0) && refs[i].index < dup_b) {
                                 dup_a = refs[i - 1].index;
                                 dup_b = refs[i].index;
                         }
@@ -641,9 +639,8 @@ static int admit(const Policy *p, const char *what, ResourceKind kind, uint64_t 
                         continue;
                 /* Where each reservation was written (the VM's key where it
                  * has no line: a model built in code, a `schedctl set`). */
-                const SourceLoc *at = amounts[i] && amounts[i]->loc.file && amounts[i]->loc.line > 0
-                                              ? &amounts[i]->loc
-                                              : &p->vms[i].loc;
+                const SourceLoc *at = amounts[i] && amounts[i]->loc.file && amounts[i]->loc.line > 0 ? &amounts[i]->loc
+                                                                                                     : &p->vms[i].loc;
                 if (at->file && at->line > 0)
                         k = snprintf(list + n, sizeof(list) - n, "%s%s %s (%s:%u:%u)", n > 0 ? ", " : "",
                                      p->vms[i].name, format_bare(kind, reserves[i], a, sizeof(a)), at->file, at->line,

@@ -21,7 +21,8 @@
  *   - memory: reserve <= limit;
  *   - admission control: for CPU, each device direction, net egress and
  *     memory, the sum of reservations must fit in the capacity:
- *       "f.yaml: admission: cpu reservations total 2.4 CPUs (120%) exceed the host's 2 CPUs: web 2 (f.yaml:7:22), db 0.4 (f.yaml:9:22)"
+ *       "f.yaml: admission: cpu reservations total 2.4 CPUs (120%) exceed the host's 2 CPUs: web 2 (f.yaml:7:22), db
+ * 0.4 (f.yaml:9:22)"
  *   - two VMs may not name the same cgroup.
  */
 
@@ -40,28 +41,28 @@ typedef struct HostFacts {
  * CPU micro-CPUs (= CPU-usec per second), I/O bytes/s or ops/s, net bytes/s.
  * Burst in tokens (CPU-usec, bytes, ops). */
 typedef struct ResolvedResource {
-        bool configured;     /* the policy names this resource for this VM */
-        uint64_t reserve;    /* rate, 0 if none */
-        uint64_t limit;      /* rate, == capacity if none */
-        uint64_t burst;      /* tokens, 0 = no bucket */
-        uint32_t share;      /* 0..10000, 1 if not given */
+        bool configured;  /* the policy names this resource for this VM */
+        uint64_t reserve; /* rate, 0 if none */
+        uint64_t limit;   /* rate, == capacity if none */
+        uint64_t burst;   /* tokens, 0 = no bucket */
+        uint32_t share;   /* 0..10000, 1 if not given */
 } ResolvedResource;
 
 typedef struct ResolvedDevice {
-        const char *name;              /* points into the Policy */
-        uint64_t cap[4];               /* per IoDir: bytes/s or ops/s, 0 if not declared */
+        const char *name; /* points into the Policy */
+        uint64_t cap[4];  /* per IoDir: bytes/s or ops/s, 0 if not declared */
 } ResolvedDevice;
 
 typedef struct ResolvedVm {
-        const char *name;    /* points into the Policy */
-        const char *cgroup;  /* relative to the cgroup root (the VM's name if the policy names none); never NULL */
+        const char *name;   /* points into the Policy */
+        const char *cgroup; /* relative to the cgroup root (the VM's name if the policy names none); never NULL */
         bool create;
         const char *net_interface; /* NULL if none */
         ResolvedResource cpu;
         ResolvedResource *io; /* n_devices * 4, index [dev * 4 + dir]; configured only where named */
         ResolvedResource net; /* egress */
-        uint64_t mem_min;    /* bytes, 0 if none */
-        uint64_t mem_max;    /* bytes, 0 if none ("max") */
+        uint64_t mem_min;     /* bytes, 0 if none */
+        uint64_t mem_max;     /* bytes, 0 if none ("max") */
 } ResolvedVm;
 
 typedef struct ResolvedPolicy {

@@ -53,26 +53,26 @@ static const char *amount_spell(const Amount *a, AmountFormat format, char buf[s
                 return unit_format_percent(a->value, buf, UNIT_FORMAT_MAX);
 
         switch (format) {
-        case FORMAT_CPUS:
-                return unit_format_cpus(a->value, buf, UNIT_FORMAT_MAX);
-        case FORMAT_DURATION:
-                return unit_format_duration(a->value, buf, UNIT_FORMAT_MAX);
-        case FORMAT_BYTES:
-                return unit_format_bytes(a->value, buf, UNIT_FORMAT_MAX);
-        case FORMAT_COUNT:
-                return unit_format_count(a->value, buf, UNIT_FORMAT_MAX);
-        case FORMAT_BITRATE:
-                return unit_format_bitrate(a->value, buf, UNIT_FORMAT_MAX);
-        default:
-                snprintf(buf, UNIT_FORMAT_MAX, "%" PRIu64, a->value);
-                return buf;
+                case FORMAT_CPUS:
+                        return unit_format_cpus(a->value, buf, UNIT_FORMAT_MAX);
+                case FORMAT_DURATION:
+                        return unit_format_duration(a->value, buf, UNIT_FORMAT_MAX);
+                case FORMAT_BYTES:
+                        return unit_format_bytes(a->value, buf, UNIT_FORMAT_MAX);
+                case FORMAT_COUNT:
+                        return unit_format_count(a->value, buf, UNIT_FORMAT_MAX);
+                case FORMAT_BITRATE:
+                        return unit_format_bitrate(a->value, buf, UNIT_FORMAT_MAX);
+                default:
+                        snprintf(buf, UNIT_FORMAT_MAX, "%" PRIu64, a->value);
+                        return buf;
         }
 }
 
 /* Whether a string can be written as a plain scalar in block and flow context alike: names and
  * paths of the usual characters that YAML does not read as null, a boolean or an indicator. */
 static bool is_plain_safe(const char *s) {
-        static const char *const special[] = { "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n" };
+        static const char *const special[] = {"null", "~", "true", "false", "yes", "no", "on", "off", "y", "n"};
 
         if (!s[0])
                 return false;
@@ -237,10 +237,10 @@ static void write_flow_line(FILE *f, unsigned level, const char *key, const Flow
 }
 
 static void resource_fields(const ResourcePolicy *r, AmountFormat rate, AmountFormat burst, FlowField ret[4]) {
-        ret[0] = (FlowField){ "reserve", &r->reserve, rate };
-        ret[1] = (FlowField){ "share", &r->share, FORMAT_SHARE };
-        ret[2] = (FlowField){ "limit", &r->limit, rate };
-        ret[3] = (FlowField){ "burst", &r->burst, burst };
+        ret[0] = (FlowField){"reserve", &r->reserve, rate};
+        ret[1] = (FlowField){"share", &r->share, FORMAT_SHARE};
+        ret[2] = (FlowField){"limit", &r->limit, rate};
+        ret[3] = (FlowField){"burst", &r->burst, burst};
 }
 
 static bool resource_is_set(const ResourcePolicy *r) {
@@ -254,8 +254,8 @@ static bool io_dir_is_bytes(int dir) {
 
 static void write_host(FILE *f, const HostPolicy *h) {
         const FlowField top[] = {
-                { "cpus", &h->cpus, FORMAT_CPUS },
-                { "memory", &h->memory, FORMAT_BYTES },
+                {"cpus", &h->cpus, FORMAT_CPUS},
+                {"memory", &h->memory, FORMAT_BYTES},
         };
 
         if (!flow_any_set(top, 2) && h->n_devices == 0 && h->n_interfaces == 0)
@@ -280,8 +280,8 @@ static void write_host(FILE *f, const HostPolicy *h) {
                 FlowField fields[_IO_DIR_MAX];
 
                 for (int dir = 0; dir < _IO_DIR_MAX; dir++)
-                        fields[dir] = (FlowField){ io_dir_to_string(dir), &d->cap[dir],
-                                                   io_dir_is_bytes(dir) ? FORMAT_BYTES : FORMAT_COUNT };
+                        fields[dir] = (FlowField){io_dir_to_string(dir), &d->cap[dir],
+                                                  io_dir_is_bytes(dir) ? FORMAT_BYTES : FORMAT_COUNT};
                 write_indent(f, 2);
                 write_string(f, d->name);
                 fputs(": ", f);
@@ -295,7 +295,7 @@ static void write_host(FILE *f, const HostPolicy *h) {
         }
         for (size_t i = 0; i < h->n_interfaces; i++) {
                 const HostInterface *iface = &h->interfaces[i];
-                const FlowField fields[] = { { "egress", &iface->egress, FORMAT_BITRATE } };
+                const FlowField fields[] = {{"egress", &iface->egress, FORMAT_BITRATE}};
 
                 write_indent(f, 2);
                 write_string(f, iface->name);
@@ -345,8 +345,8 @@ static void write_vm_io(FILE *f, const VmPolicy *vm) {
 
 static void write_vm(FILE *f, const VmPolicy *vm) {
         FlowField fields[4];
-        bool any = vm->cgroup || vm->create >= 0 || resource_is_set(&vm->cpu) || vm->n_io > 0 ||
-                   vm->net_interface || resource_is_set(&vm->net_egress) || amount_is_set(&vm->mem_reserve) ||
+        bool any = vm->cgroup || vm->create >= 0 || resource_is_set(&vm->cpu) || vm->n_io > 0 || vm->net_interface ||
+                   resource_is_set(&vm->net_egress) || amount_is_set(&vm->mem_reserve) ||
                    amount_is_set(&vm->mem_limit);
 
         write_indent(f, 1);
@@ -387,8 +387,8 @@ static void write_vm(FILE *f, const VmPolicy *vm) {
         }
 
         const FlowField memory[] = {
-                { "reserve", &vm->mem_reserve, FORMAT_BYTES },
-                { "limit", &vm->mem_limit, FORMAT_BYTES },
+                {"reserve", &vm->mem_reserve, FORMAT_BYTES},
+                {"limit", &vm->mem_limit, FORMAT_BYTES},
         };
         write_flow_line(f, 2, "memory", memory, 2);
 }

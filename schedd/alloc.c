@@ -82,7 +82,7 @@ double alloc_waterfill(double capacity, const AllocItem *items, size_t n, double
                 x[i] = items[i].floor;
                 if (items[i].weight == 0 || items[i].cap <= items[i].floor)
                         continue;
-                scratch[k++] = (AllocKey){ (items[i].cap - items[i].floor) / items[i].weight, (uint32_t)i };
+                scratch[k++] = (AllocKey){(items[i].cap - items[i].floor) / items[i].weight, (uint32_t)i};
                 weights += items[i].weight;
         }
         sort_keys(scratch, k);

@@ -17,7 +17,7 @@ bool bucket_invariant(const TokenBucket *b) {
 }
 
 void bucket_init(TokenBucket *b, uint64_t size) {
-        *b = (TokenBucket){ .size = size };
+        *b = (TokenBucket){.size = size};
         assert(bucket_invariant(b));
 }
 

@@ -18,16 +18,16 @@
 #define USEC_PER_SEC 1000000ULL
 
 typedef struct TokenBucket {
-        uint64_t size;       /* capacity in tokens; 0 = disabled */
-        uint64_t tokens;     /* 0..size */
-        uint64_t carry;      /* remainder of rate*elapsed not yet a whole token, in token-usec (< USEC_PER_SEC) */
-        uint64_t debt;       /* tokens used beyond what there were (0..size), paid back by the next refills */
+        uint64_t size;   /* capacity in tokens; 0 = disabled */
+        uint64_t tokens; /* 0..size */
+        uint64_t carry;  /* remainder of rate*elapsed not yet a whole token, in token-usec (< USEC_PER_SEC) */
+        uint64_t debt;   /* tokens used beyond what there were (0..size), paid back by the next refills */
 } TokenBucket;
 
 typedef enum BucketResult {
-        BUCKET_OK,            /* the tokens were there and are taken */
-        BUCKET_OVERCONSUMED,  /* fewer tokens than asked: the bucket is now empty */
-        BUCKET_DISABLED,      /* no bucket: nothing to take from */
+        BUCKET_OK,           /* the tokens were there and are taken */
+        BUCKET_OVERCONSUMED, /* fewer tokens than asked: the bucket is now empty */
+        BUCKET_DISABLED,     /* no bucket: nothing to take from */
 } BucketResult;
 
 void bucket_init(TokenBucket *b, uint64_t size);

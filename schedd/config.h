@@ -77,9 +77,10 @@ typedef struct Config {
          * cgroup files (tests/fake-tree.h).  Default no: a cgroup root that is not
          * cgroup2 is refused, as a production daemon must. */
         bool fake_cgroup_root;
-        bool reassert;      /* read back the knobs schedd owns and write back what another writer changed */
-        uint32_t host_reserve_ppm; /* the host context's part of the CPU, parts per million (0..CONFIG_HOST_RESERVE_MAX_PPM) */
-        UsageReads usage_reads; /* when cpu.stat is read (usage.h); default adaptive */
+        bool reassert;             /* read back the knobs schedd owns and write back what another writer changed */
+        uint32_t host_reserve_ppm; /* the host context's part of the CPU, parts per million
+                                      (0..CONFIG_HOST_RESERVE_MAX_PPM) */
+        UsageReads usage_reads;    /* when cpu.stat is read (usage.h); default adaptive */
 
         /* [bus] */
         bool bus_enable;

@@ -50,7 +50,7 @@ typedef struct ManagerVmNet {
         uint64_t used;                   /* bytes in the last tick */
         bool throttled;                  /* dropped or delayed packets lately (until throttled_until_usec) */
         uint64_t throttled_until_usec;
-        bool warned;                     /* a failure was logged (once, until it works again) */
+        bool warned; /* a failure was logged (once, until it works again) */
         bool warned_tap;
         uint64_t bytes_total; /* metrics: since schedd started managing the VM */
         uint64_t packets_total;
@@ -62,9 +62,9 @@ typedef struct ManagerVmNet {
  * (manager-vm.c; logged at debug level every MANAGER_COST_REPORT_TICKS). */
 typedef struct ManagerTickCost {
         uint64_t ticks;
-        uint64_t read_nsec;  /* cpu.stat, cpu.pressure, io.stat */
-        uint64_t core_nsec;  /* from the end of the reads to the start of the writes */
-        uint64_t write_nsec; /* cpu.weight, cpu.max, io.max where they changed */
+        uint64_t read_nsec;      /* cpu.stat, cpu.pressure, io.stat */
+        uint64_t core_nsec;      /* from the end of the reads to the start of the writes */
+        uint64_t write_nsec;     /* cpu.weight, cpu.max, io.max where they changed */
         uint64_t reads_end_nsec; /* this tick's reads ended (CLOCK_THREAD_CPUTIME_ID) */
         uint64_t cpu_stat_reads;
         uint64_t pressure_reads;
@@ -90,27 +90,27 @@ typedef struct ManagerVm {
         bool have_last_cpu;
         uint64_t last_waited_usec; /* cpu.pressure's "some" total at the last read */
         bool have_last_waited;
-        bool no_pressure;          /* its cgroup has no cpu.pressure (PSI off): not read again */
+        bool no_pressure;       /* its cgroup has no cpu.pressure (PSI off): not read again */
         uint64_t cpu_used_usec; /* in the last tick */
         unsigned idle_ticks;    /* ticks in a row it used no CPU (read less often once idle) */
         bool cpu_enforced;      /* cpu.weight and cpu.max hold the two values below */
         uint32_t enforced_weight;
         uint64_t enforced_quota_usec;
-        bool cpu_throttled;     /* nr_throttled rose in the last tick, or its threads waited for a CPU */
-        UsagePlan usage;        /* when its cpu.stat is read, what the core is told in between (usage.h) */
+        bool cpu_throttled;      /* nr_throttled rose in the last tick, or its threads waited for a CPU */
+        UsagePlan usage;         /* when its cpu.stat is read, what the core is told in between (usage.h) */
         uint64_t cpu_held_ticks; /* metrics: ticks that ended held, and their time */
         uint64_t cpu_held_usec;
-        unsigned warned_files;  /* files whose failed read or write was logged (bits of CgroupFile) */
-        bool warned_attach;     /* waiting, or a failed attach, was logged */
-        bool bus_held;              /* held, as last announced on the bus */
-        uint64_t bus_signal_usec;   /* when it was announced; 0: never */
+        unsigned warned_files;    /* files whose failed read or write was logged (bits of CgroupFile) */
+        bool warned_attach;       /* waiting, or a failed attach, was logged */
+        bool bus_held;            /* held, as last announced on the bus */
+        uint64_t bus_signal_usec; /* when it was announced; 0: never */
         ManagerVmNet net;
 } ManagerVm;
 
 /* A cgroup between the cgroup root and some VMs (hierarchy.h), whose
  * cpu.weight schedd sets to the sum of theirs. */
 typedef struct ManagerAncestor {
-        char *cgroup;       /* relative to the cgroup root */
+        char *cgroup; /* relative to the cgroup root */
         CgroupVm *cg;
         RestoreVm *restore; /* its original cpu.weight, as for a VM */
         uint32_t weight;    /* last written; 0: not yet */
@@ -178,8 +178,8 @@ struct Manager {
         int exit_error; /* a fatal error met inside the loop */
 
         /* The bus (manager-bus.c) and the changes made over it (manager-control.c) */
-        sd_bus *bus;    /* NULL: no D-Bus interface */
-        Policy runtime; /* `schedctl set --runtime`: laid over the files, lost on exit */
+        sd_bus *bus;              /* NULL: no D-Bus interface */
+        Policy runtime;           /* `schedctl set --runtime`: laid over the files, lost on exit */
         PolicyError policy_error; /* why manager_apply_policy_files() failed last */
 
         /* Metrics (manager-metrics.c) */

@@ -428,7 +428,7 @@ static void read_cpu_adaptive(Manager *m) {
                 }
                 v->warned_files &= ~(1U << CGROUP_FILE_CPU_STAT);
                 interval = v->usage.last_read_usec > 0 && now > v->usage.last_read_usec ? now - v->usage.last_read_usec
-                                                                                          : m->elapsed_usec;
+                                                                                        : m->elapsed_usec;
                 if (v->have_last_cpu) {
                         delta = counter_delta(st.usage_usec, v->last_cpu.usage_usec);
                         throttled = st.nr_throttled > v->last_cpu.nr_throttled;
@@ -551,13 +551,12 @@ static void cost_report(Manager *m) {
         for (size_t i = 0; i < m->n_vms; i++)
                 if (m->vms[i]->state == MANAGER_VM_MANAGED)
                         writes += cgroup_vm_writes(m->vms[i]->cg);
-        log_debug("Tick cost: usage_reads=%s ticks=%" PRIu64 " now_usec=%" PRIu64 " vms=%zu read_nsec=%" PRIu64 " core_nsec=%" PRIu64
-                  " write_nsec=%" PRIu64 " cpu_stat_reads=%" PRIu64 " pressure_reads=%" PRIu64 " estimates=%" PRIu64
-                  " writes=%" PRIu64,
+        log_debug("Tick cost: usage_reads=%s ticks=%" PRIu64 " now_usec=%" PRIu64 " vms=%zu read_nsec=%" PRIu64
+                  " core_nsec=%" PRIu64 " write_nsec=%" PRIu64 " cpu_stat_reads=%" PRIu64 " pressure_reads=%" PRIu64
+                  " estimates=%" PRIu64 " writes=%" PRIu64,
                   usage_reads_to_string(m->config->usage_reads), m->cost.ticks, m->last_tick_usec, m->n_vms,
-                  m->cost.read_nsec,
-                  m->cost.core_nsec, m->cost.write_nsec, m->cost.cpu_stat_reads, m->cost.pressure_reads,
-                  m->cost.estimates, writes);
+                  m->cost.read_nsec, m->cost.core_nsec, m->cost.write_nsec, m->cost.cpu_stat_reads,
+                  m->cost.pressure_reads, m->cost.estimates, writes);
 }
 
 /* cpu.weight, cpu.max and io.max from the decisions, where they changed. */

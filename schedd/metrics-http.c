@@ -40,7 +40,7 @@ struct MetricsServer {
 
         pthread_mutex_t lock; /* guards `current`: held for a swap or to take a reference, nothing more */
         Page *current;
-        pthread_cond_t published; /* signalled with `lock` when a page is published */
+        pthread_cond_t published;     /* signalled with `lock` when a page is published */
         pthread_mutex_t request_lock; /* request side only: one rendering per page, the scrape bucket */
         TokenBucket scrapes;          /* full scrapes allowed now */
         uint64_t scrapes_refilled_usec;

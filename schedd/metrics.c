@@ -342,8 +342,9 @@ static void render_daemon(Buf *b, const MetricsSnapshot *s) {
         buf_family(b, "schedd_policy_reload_failures_total", "counter",
                    "Policy reloads that failed; the running policy stayed.");
         buf_sample(b, "schedd_policy_reload_failures_total", s->reload_failures, false);
-        buf_family(b, "schedd_reasserted_total", "counter",
-                   "Knobs schedd owns that another writer changed (systemd re-applying a unit, an admin), written back.");
+        buf_family(
+                b, "schedd_reasserted_total", "counter",
+                "Knobs schedd owns that another writer changed (systemd re-applying a unit, an admin), written back.");
         buf_sample(b, "schedd_reasserted_total", s->reasserted, false);
 
         for (size_t i = 0; i < s->n_vms; i++)

@@ -111,7 +111,7 @@ typedef struct MetricsSnapshot {
         uint64_t ticks_missed;
         uint64_t reloads;
         uint64_t reload_failures;
-        uint64_t reasserted; /* knobs another writer changed, written back */
+        uint64_t reasserted;          /* knobs another writer changed, written back */
         uint64_t host_cpu_usage_usec; /* the host context: capacity minus the VMs, summed over ticks */
         MetricsHistogram tick_duration;
 

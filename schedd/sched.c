@@ -48,7 +48,7 @@ static inline int64_t round_i64(double x) {
  * virtual machine whose clock ticks are late), so one tick can show nothing
  * from a VM that is busy on average.  A tenth of a second, or five ticks,
  * smooths that out while still following a change of load soon. */
-#define USE_AVERAGE_USEC 100000.0
+#define USE_AVERAGE_USEC  100000.0
 #define USE_AVERAGE_TICKS 5.0
 
 /* A released VM is held when its bucket runs dry and released again only
@@ -113,12 +113,12 @@ struct SchedVmState {
         SchedParams params;
         TokenBucket bucket;
         SchedDecision decision;
-        double demand;           /* estimated, tokens per second; INFINITY = wants more */
-        double static_ent;       /* allocation if every VM wanted all it could get */
-        double avg_used;         /* moving averages of the used and the allowed rate */
+        double demand;     /* estimated, tokens per second; INFINITY = wants more */
+        double static_ent; /* allocation if every VM wanted all it could get */
+        double avg_used;   /* moving averages of the used and the allowed rate */
         double avg_allowed;
         uint64_t transitions;
-        bool fresh;              /* added since the last tick */
+        bool fresh; /* added since the last tick */
         uint64_t throttled_until_usec;
         double lag; /* weight mode: use beyond its weight's part, in tokens (LAG_DECAY_SEC) */
 };
@@ -130,8 +130,8 @@ struct Sched {
         bool started;
         bool static_dirty;
         SchedVmState *vms;
-        size_t n_alloc;  /* allocated slots */
-        size_t n_slots;  /* one past the highest used slot */
+        size_t n_alloc; /* allocated slots */
+        size_t n_slots; /* one past the highest used slot */
         /* Scratch for the allocation, one entry per slot. */
         AllocItem *items;
         AllocKey *keys;
@@ -243,7 +243,7 @@ int sched_add(Sched *s, const SchedParams *p) {
         }
 
         SchedVmState *v = &s->vms[slot];
-        *v = (SchedVmState){ .used = true, .demand = INFINITY, .fresh = s->started };
+        *v = (SchedVmState){.used = true, .demand = INFINITY, .fresh = s->started};
         bucket_init(&v->bucket, 0);
         apply_params(v, p);
         if (slot >= s->n_slots)
@@ -359,8 +359,8 @@ static void estimate_demand(SchedVmState *v, const SchedUsage *u, double dt_sec,
         if (used_rate > 0 && used_rate >= SATURATION * allowed)
                 v->throttled_until_usec = now_usec + THROTTLE_MEMORY_USEC;
 
-        v->decision.wants_more = now_usec < v->throttled_until_usec ||
-                                 (v->avg_used > 0 && v->avg_used >= SATURATION * v->avg_allowed);
+        v->decision.wants_more =
+                now_usec < v->throttled_until_usec || (v->avg_used > 0 && v->avg_used >= SATURATION * v->avg_allowed);
         v->demand = v->decision.wants_more ? INFINITY : max_d(used_rate, v->avg_used);
 }
 
@@ -395,8 +395,8 @@ static void account_bucket(Sched *s, int slot, const SchedUsage *u, uint64_t dt_
         BucketResult r = bucket_consume(&v->bucket, u->used, NULL);
         bucket_resize(&v->bucket, size);
 
-        if (!v->decision.held && (r == BUCKET_OVERCONSUMED || v->bucket.tokens * TOKENS_DRY_DIVISOR < size ||
-                                  v->bucket.tokens == 0)) {
+        if (!v->decision.held &&
+            (r == BUCKET_OVERCONSUMED || v->bucket.tokens * TOKENS_DRY_DIVISOR < size || v->bucket.tokens == 0)) {
                 v->decision.held = true;
                 v->transitions++;
         } else if (v->decision.held && v->bucket.tokens >= sched_tokens_min(s, slot))
@@ -411,7 +411,7 @@ static double fill_subset(Sched *s, bool bursting, double capacity) {
                 if (v->used && v->decision.bursting == bursting)
                         s->sub[i] = s->items[i];
                 else
-                        s->sub[i] = (AllocItem){ 0 };
+                        s->sub[i] = (AllocItem){0};
         }
         return alloc_waterfill(capacity, s->sub, s->n_slots, s->x2, s->keys, NULL);
 }
@@ -425,7 +425,7 @@ static void allocate(Sched *s, double dt_sec) {
         for (size_t i = 0; i < n; i++) {
                 SchedVmState *v = &s->vms[i];
                 if (!v->used) {
-                        s->items[i] = (AllocItem){ 0 };
+                        s->items[i] = (AllocItem){0};
                         continue;
                 }
                 double want = min_d(v->demand, ceiling_of(&v->params));
@@ -470,8 +470,8 @@ static void allocate(Sched *s, double dt_sec) {
                         if (!v->used)
                                 continue;
                         if (v->decision.bursting)
-                                s->items[i].cap = min_d(ceiling_of(&v->params),
-                                                       s->x[i] + (double)v->bucket.tokens / dt_sec);
+                                s->items[i].cap =
+                                        min_d(ceiling_of(&v->params), s->x[i] + (double)v->bucket.tokens / dt_sec);
                         else
                                 others_floor += s->items[i].floor +
                                                 (1 - BURST_TAKE_FRACTION) * max_d(s->x[i] - s->items[i].floor, 0);
@@ -521,7 +521,7 @@ static void allocate(Sched *s, double dt_sec) {
                 if (s->mode == SCHED_MODE_WEIGHT && v->decision.wants_more && !v->decision.bursting && rate > 0) {
                         double f = 1 - v->lag / (rate * LAG_PAYBACK_SEC);
                         rate = max_d(rate * min_d(max_d(f, LAG_FACTOR_MIN), LAG_FACTOR_MAX),
-                                    min_d((double)v->params.reserve, rate));
+                                     min_d((double)v->params.reserve, rate));
                 }
                 double w = cap > 0 ? (double)round_i64(rate * WEIGHT_MAX / cap) : WEIGHT_MIN;
                 uint32_t nw = (uint32_t)min_d(max_d(w, WEIGHT_MIN), WEIGHT_MAX);

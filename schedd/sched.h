@@ -51,21 +51,21 @@ typedef struct SchedParams {
 
 /* What happened to one VM since the previous tick. */
 typedef struct SchedUsage {
-        uint64_t used;   /* tokens used (CPU-usec, bytes, ops) */
-        bool throttled;  /* it was held back: by enforcement (cpu.stat nr_throttled rose, ...), or by
-                          * the others (its threads waited for a CPU: sched_cpu_waited()) */
+        uint64_t used;  /* tokens used (CPU-usec, bytes, ops) */
+        bool throttled; /* it was held back: by enforcement (cpu.stat nr_throttled rose, ...), or by
+                         * the others (its threads waited for a CPU: sched_cpu_waited()) */
 } SchedUsage;
 
 /* What enforcement should apply to one VM, and why. */
 typedef struct SchedDecision {
-        uint64_t rate;         /* allowed rate now (allocation, plus burst) */
-        uint64_t allocation;   /* the fair allocation for the estimated demand */
-        uint64_t entitlement;  /* what the bucket fills at */
-        uint64_t ceiling;      /* hard ceiling: limit, or reserve for share 0 */
-        uint32_t weight;       /* 1..10000, proportional to rate (weight mode) */
-        bool held;             /* ran dry and not yet refilled to tokens_min */
-        bool bursting;         /* spending tokens above its allocation */
-        bool wants_more;       /* demand estimate: used all it was given */
+        uint64_t rate;        /* allowed rate now (allocation, plus burst) */
+        uint64_t allocation;  /* the fair allocation for the estimated demand */
+        uint64_t entitlement; /* what the bucket fills at */
+        uint64_t ceiling;     /* hard ceiling: limit, or reserve for share 0 */
+        uint32_t weight;      /* 1..10000, proportional to rate (weight mode) */
+        bool held;            /* ran dry and not yet refilled to tokens_min */
+        bool bursting;        /* spending tokens above its allocation */
+        bool wants_more;      /* demand estimate: used all it was given */
 } SchedDecision;
 
 typedef struct SchedVmState SchedVmState; /* opaque per-slot state */
@@ -90,7 +90,7 @@ int sched_remove(Sched *s, int slot);
  * records the time.  0, or -EINVAL if time went backwards. */
 int sched_tick(Sched *s, uint64_t now_usec, const SchedUsage *usage);
 
-size_t sched_slots(const Sched *s);      /* one past the highest slot in use */
+size_t sched_slots(const Sched *s); /* one past the highest slot in use */
 bool sched_slot_used(const Sched *s, int slot);
 const SchedDecision *sched_decision(const Sched *s, int slot);
 const TokenBucket *sched_bucket(const Sched *s, int slot);

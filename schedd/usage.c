@@ -113,9 +113,8 @@ uint64_t usage_plan_observe(UsagePlan *p, uint64_t now_usec, uint64_t delta_usec
          * most what one interval's estimate was off by). */
         /* This tick's part of the interval at its average rate, and what the
          * ticks before it were told too little, spread over the ticks after. */
-        fair = interval_usec > elapsed_usec
-                       ? (uint64_t)((unsigned __int128)delta_usec * elapsed_usec / interval_usec)
-                       : delta_usec;
+        fair = interval_usec > elapsed_usec ? (uint64_t)((unsigned __int128)delta_usec * elapsed_usec / interval_usec)
+                                            : delta_usec;
         residual = delta_usec - fair;
         residual = residual > p->told_usec ? residual - p->told_usec : 0;
         p->told_usec = 0;

@@ -20,7 +20,7 @@ Test(alloc, empty) {
 }
 
 Test(alloc, equal_shares) {
-        AllocItem it[] = { { 0, 2, 1 }, { 0, 2, 1 }, { 0, 2, 1 }, { 0, 2, 1 } };
+        AllocItem it[] = {{0, 2, 1}, {0, 2, 1}, {0, 2, 1}, {0, 2, 1}};
         near(fill(2, it, 4), 0);
         for (int i = 0; i < 4; i++)
                 near(x[i], 0.5);
@@ -29,7 +29,7 @@ Test(alloc, equal_shares) {
 Test(alloc, reservation_plus_share_vserver_rule) {
         /* semantics.md row 1: A reserve 1 CPU share 1, B..E share 1, 2 CPUs:
          * A = 1 + 1/5, others 1/5. */
-        AllocItem it[] = { { 1, 2, 1 }, { 0, 2, 1 }, { 0, 2, 1 }, { 0, 2, 1 }, { 0, 2, 1 } };
+        AllocItem it[] = {{1, 2, 1}, {0, 2, 1}, {0, 2, 1}, {0, 2, 1}, {0, 2, 1}};
         fill(2, it, 5);
         near(x[0], 1.2);
         for (int i = 1; i < 5; i++)
@@ -37,7 +37,7 @@ Test(alloc, reservation_plus_share_vserver_rule) {
 }
 
 Test(alloc, share_zero_takes_only_floor) {
-        AllocItem it[] = { { 1, 1, 0 }, { 0, 2, 1 }, { 0, 2, 1 }, { 0, 2, 1 }, { 0, 2, 1 } };
+        AllocItem it[] = {{1, 1, 0}, {0, 2, 1}, {0, 2, 1}, {0, 2, 1}, {0, 2, 1}};
         fill(2, it, 5);
         near(x[0], 1);
         for (int i = 1; i < 5; i++)
@@ -46,14 +46,14 @@ Test(alloc, share_zero_takes_only_floor) {
 
 Test(alloc, capped_item_leaves_rest_to_others) {
         /* A share 3 capped at one CPU, B share 1: A 1, B 1. */
-        AllocItem it[] = { { 0, 1, 3 }, { 0, 2, 1 } };
+        AllocItem it[] = {{0, 1, 3}, {0, 2, 1}};
         near(fill(2, it, 2), 0);
         near(x[0], 1);
         near(x[1], 1);
 }
 
 Test(alloc, all_capped_leaves_spare_and_infinite_level) {
-        AllocItem it[] = { { 0, 0.5, 1 }, { 0.2, 0.3, 2 } };
+        AllocItem it[] = {{0, 0.5, 1}, {0.2, 0.3, 2}};
         near(fill(2, it, 2), 1.2);
         near(x[0], 0.5);
         near(x[1], 0.3);
@@ -61,21 +61,21 @@ Test(alloc, all_capped_leaves_spare_and_infinite_level) {
 }
 
 Test(alloc, floors_over_capacity_are_scaled) {
-        AllocItem it[] = { { 3, 3, 1 }, { 1, 4, 1 } };
+        AllocItem it[] = {{3, 3, 1}, {1, 4, 1}};
         near(fill(2, it, 2), 0);
         near(x[0], 1.5);
         near(x[1], 0.5);
 }
 
 Test(alloc, zero_capacity) {
-        AllocItem it[] = { { 0, 1, 1 }, { 0, 1, 1 } };
+        AllocItem it[] = {{0, 1, 1}, {0, 1, 1}};
         fill(0, it, 2);
         near(x[0], 0);
         near(x[1], 0);
 }
 
 Test(alloc, weights_at_the_extremes) {
-        AllocItem it[] = { { 0, 10, 10000 }, { 0, 10, 1 } };
+        AllocItem it[] = {{0, 10, 10000}, {0, 10, 1}};
         fill(10001, it, 2);
         near(x[0], 10);
         near(x[1], 10);
@@ -86,7 +86,7 @@ Test(alloc, weights_at_the_extremes) {
 
 Test(alloc, idle_reservation_releases_capacity) {
         /* Row 3: A reserve 1 CPU but wants nothing; B share 1, C share 3. */
-        AllocItem it[] = { { 0, 0, 1 }, { 0, 2, 1 }, { 0, 2, 3 } };
+        AllocItem it[] = {{0, 0, 1}, {0, 2, 1}, {0, 2, 3}};
         fill(2, it, 3);
         near(x[0], 0);
         near(x[1], 0.5);
@@ -132,7 +132,7 @@ Test(alloc, many_items_match_a_bisection_reference) {
                         seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
                         double f = (double)(seed >> 40 & 0xff) * (round % 2 ? 0 : 0.001);
                         double c = f + (double)(seed >> 20 & 0x3ff) / 64.0;
-                        it[i] = (AllocItem){ f, (seed >> 33 & 7) == 0 ? f : c, (uint32_t)(seed >> 50 & 3) * 3 };
+                        it[i] = (AllocItem){f, (seed >> 33 & 7) == 0 ? f : c, (uint32_t)(seed >> 50 & 3) * 3};
                         floors += f;
                 }
                 double cap = floors + 100 * (round + 1);

@@ -152,14 +152,14 @@ Test(bucket, time_to) {
 }
 
 Test(bucket, invariant_catches_bad_states) {
-        TokenBucket b = { .size = 5, .tokens = 6 };
+        TokenBucket b = {.size = 5, .tokens = 6};
         cr_assert(!bucket_invariant(&b));
-        b = (TokenBucket){ .size = 5, .tokens = 1, .carry = USEC_PER_SEC };
+        b = (TokenBucket){.size = 5, .tokens = 1, .carry = USEC_PER_SEC};
         cr_assert(!bucket_invariant(&b));
-        b = (TokenBucket){ .size = 0, .tokens = 0, .carry = 1 };
+        b = (TokenBucket){.size = 0, .tokens = 0, .carry = 1};
         cr_assert(!bucket_invariant(&b));
-        b = (TokenBucket){ .size = 5, .tokens = 1, .debt = 1 };
+        b = (TokenBucket){.size = 5, .tokens = 1, .debt = 1};
         cr_assert(!bucket_invariant(&b));
-        b = (TokenBucket){ .size = 5, .debt = 6 };
+        b = (TokenBucket){.size = 5, .debt = 6};
         cr_assert(!bucket_invariant(&b));
 }

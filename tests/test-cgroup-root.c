@@ -37,7 +37,7 @@ static int start(const char *conf_extra, char *log, size_t log_size) {
         size_t len = 0;
         ConfigError err;
         Config config;
-        ManagerOptions o = { .max_ticks = 1 };
+        ManagerOptions o = {.max_ticks = 1};
         Manager *m;
         FILE *f;
         int r;
@@ -68,8 +68,7 @@ Test(cgroup_root, plain_files_refused_by_default) {
         int r = start("", log, sizeof(log));
 
         cr_assert_eq(r, -EMEDIUMTYPE, "%d: %s", r, log);
-        snprintf(want,
-                 sizeof(want),
+        snprintf(want, sizeof(want),
                  "The cgroup root %s is not a cgroup2 file system: mount one there (mount -t cgroup2 cgroup2 %s) or "
                  "point [schedd] cgroup_root at one",
                  tree, tree);

@@ -418,7 +418,7 @@ Test(config, shipped_example_parses) {
 
 Test(config, usage_reads) {
         Config c = parse_ok("");
-        cr_assert_eq(c.usage_reads, USAGE_READS_ADAPTIVE, "steady VMs are read less often by default");
+        cr_assert_eq(c.usage_reads, USAGE_READS_EVERY_TICK, "every VM read every tick by default");
         config_done(&c);
 
         c = parse_ok("[schedd]\nusage_reads = every-tick\n");

@@ -175,7 +175,8 @@ Test(faults, restore_record_on_a_full_file_system) {
         /* Room: recorded, then written. */
         cr_assert_eq(restore_vm_write(r, cg, CGROUP_FILE_CPU_MAX, "50000 100000"), 1);
         cr_assert_str_eq(fake_get(tree, "web/cpu.max"), "50000 100000\n");
-        const char *record = "# schedd: original values of the cgroup files it changed\ncgroup web\ncpu.max max 100000\n";
+        const char *record =
+                "# schedd: original values of the cgroup files it changed\ncgroup web\ncpu.max max 100000\n";
         cr_assert_str_eq(fake_get(fs, "web.state"), record);
 
         /* Full again: a second knob is refused, the first record stays whole. */
@@ -208,7 +209,8 @@ Test(faults, override_that_cannot_be_written) {
 
         fake_mkdtemp(dir, sizeof(dir), "/tmp/test-faults-dir");
         policy_init(&p);
-        policy_add_vm(&p, "web")->cgroup = strdup("m.slice/a\x80" "b");
+        policy_add_vm(&p, "web")->cgroup = strdup("m.slice/a\x80"
+                                                  "b");
         cr_assert_eq(override_write(dir, OVERRIDE_FILE_NAME, &p, &err), -EILSEQ);
         snprintf(want, sizeof(want), "%s/%s: cannot write: a name or cgroup is not UTF-8", dir, OVERRIDE_FILE_NAME);
         cr_assert_str_eq(err.message, want);

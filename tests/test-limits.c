@@ -20,7 +20,7 @@
 #include "policy/validate.h"
 #include "policy/write.h"
 
-static const HostFacts facts = { .cpus_ucpu = 2000000, .memory_bytes = 4ULL << 30 };
+static const HostFacts facts = {.cpus_ucpu = 2000000, .memory_bytes = 4ULL << 30};
 
 /* A growing text buffer for generated policies. */
 typedef struct Text {
@@ -103,7 +103,8 @@ static void validate_ok(const char *text) {
         policy_done(&p);
 }
 
-/* ---- nesting ------------------------------------------------------------------------------------------------------- */
+/* ---- nesting -------------------------------------------------------------------------------------------------------
+ */
 
 static char *nested(size_t depth) {
         char *s = malloc(2 * depth + 1);
@@ -149,7 +150,8 @@ Test(limits, deep_nesting_is_refused_fast) {
         free(s);
 }
 
-/* ---- nodes --------------------------------------------------------------------------------------------------------- */
+/* ---- nodes ---------------------------------------------------------------------------------------------------------
+ */
 
 /* "vms: [0,0,...]": the mapping, "vms", the list and n scalars. */
 static void node_list(Text *t, size_t n) {
@@ -176,7 +178,8 @@ Test(limits, nodes_at_the_limit_and_past_it) {
         free(t.s);
 }
 
-/* ---- aliases ------------------------------------------------------------------------------------------------------- */
+/* ---- aliases -------------------------------------------------------------------------------------------------------
+ */
 
 /* "vms: t: &t { cpu: { share: 1 } }" and n VMs "vK: *t": the document has
  * 9 + n nodes, the walk visits 8 + 6n (each alias walks the block's 4 nodes
@@ -246,36 +249,37 @@ Test(limits, shared_settings_by_alias_are_fine) {
         policy_done(&p);
 }
 
-/* ---- 100,000 entries ----------------------------------------------------------------------------------------------- */
+/* ---- 100,000 entries -----------------------------------------------------------------------------------------------
+ */
 
 typedef enum Table { TABLE_DEVICES, TABLE_VM_IO, TABLE_INTERFACES, TABLE_VMS } Table;
 
 static void table_policy(Text *t, Table which, size_t n) {
         switch (which) {
-        case TABLE_DEVICES:
-                text_add(t, "host:\n  devices:\n");
-                for (size_t i = 0; i < n; i++)
-                        text_add(t, "    d%zu: { wbps: 1GB }\n", i);
-                text_add(t, "vms:\n  a: { io: { d%zu: { wbps: { limit: 1MB } } } }\n", n - 1);
-                break;
-        case TABLE_VM_IO:
-                text_add(t, "host:\n  devices:\n");
-                for (size_t i = 0; i < n; i++)
-                        text_add(t, "    d%zu: { wbps: 1GB }\n", i);
-                text_add(t, "vms:\n  a:\n    io:\n");
-                for (size_t i = 0; i < n; i++)
-                        text_add(t, "      d%zu: { wbps: { limit: 1MB } }\n", i);
-                break;
-        case TABLE_INTERFACES:
-                text_add(t, "host:\n  interfaces:\n");
-                for (size_t i = 0; i < n; i++)
-                        text_add(t, "    i%zu: { egress: 1Mbit }\n", i);
-                break;
-        case TABLE_VMS:
-                text_add(t, "vms:\n");
-                for (size_t i = 0; i < n; i++)
-                        text_add(t, "  v%zu: { cpu: { share: 1 } }\n", i);
-                break;
+                case TABLE_DEVICES:
+                        text_add(t, "host:\n  devices:\n");
+                        for (size_t i = 0; i < n; i++)
+                                text_add(t, "    d%zu: { wbps: 1GB }\n", i);
+                        text_add(t, "vms:\n  a: { io: { d%zu: { wbps: { limit: 1MB } } } }\n", n - 1);
+                        break;
+                case TABLE_VM_IO:
+                        text_add(t, "host:\n  devices:\n");
+                        for (size_t i = 0; i < n; i++)
+                                text_add(t, "    d%zu: { wbps: 1GB }\n", i);
+                        text_add(t, "vms:\n  a:\n    io:\n");
+                        for (size_t i = 0; i < n; i++)
+                                text_add(t, "      d%zu: { wbps: { limit: 1MB } }\n", i);
+                        break;
+                case TABLE_INTERFACES:
+                        text_add(t, "host:\n  interfaces:\n");
+                        for (size_t i = 0; i < n; i++)
+                                text_add(t, "    i%zu: { egress: 1Mbit }\n", i);
+                        break;
+                case TABLE_VMS:
+                        text_add(t, "vms:\n");
+                        for (size_t i = 0; i < n; i++)
+                                text_add(t, "  v%zu: { cpu: { share: 1 } }\n", i);
+                        break;
         }
 }
 
@@ -320,8 +324,8 @@ static void near_linear(Table which) {
 
         cr_log_info("%d entries: %.3f s, %d: %.3f s (x%.1f)", TABLE_LARGE / 10, small, TABLE_LARGE, large,
                     large / small);
-        cr_assert_lt(large, 30 * small + 0.05, "%d entries: %.3f s, %d: %.3f s", TABLE_LARGE / 10, small,
-                     TABLE_LARGE, large);
+        cr_assert_lt(large, 30 * small + 0.05, "%d entries: %.3f s, %d: %.3f s", TABLE_LARGE / 10, small, TABLE_LARGE,
+                     large);
 }
 
 Test(limits, devices_100k, .timeout = 60) {
@@ -357,7 +361,8 @@ Test(limits, vm_device_pairs) {
         free(t.s);
 }
 
-/* ---- cgroups ------------------------------------------------------------------------------------------------------- */
+/* ---- cgroups -------------------------------------------------------------------------------------------------------
+ */
 
 Test(limits, vm_names_dot_and_dotdot) {
         validate_fails("vms:\n  .:\n", "f.yaml:2:3: vms..: the VM's cgroup \".\" (its name) must not contain . or ..");
@@ -397,8 +402,9 @@ Test(limits, cgroup_component_length) {
 
         strcat(name, "x");
         snprintf(text, sizeof(text), "vms:\n  a: { cgroup: m.slice/%s }\n", name);
-        snprintf(want, sizeof(want), "f.yaml:2:16: vms.a.cgroup: \"m.slice/%s\" has a component of %u bytes (at most %u)",
-                 name, POLICY_CGROUP_COMPONENT_MAX + 1, POLICY_CGROUP_COMPONENT_MAX);
+        snprintf(want, sizeof(want),
+                 "f.yaml:2:16: vms.a.cgroup: \"m.slice/%s\" has a component of %u bytes (at most %u)", name,
+                 POLICY_CGROUP_COMPONENT_MAX + 1, POLICY_CGROUP_COMPONENT_MAX);
         parse_fails(text, strlen(text), want);
 }
 
@@ -412,14 +418,15 @@ Test(limits, cgroup_checked_by_validate) {
         policy_init(&p);
         vm = policy_add_vm(&p, "a");
         vm->cgroup = strdup("m.slice/x\ny");
-        vm->cgroup_loc = (SourceLoc){ policy_intern_file(&p, "o.yaml"), 4, 11 };
+        vm->cgroup_loc = (SourceLoc){policy_intern_file(&p, "o.yaml"), 4, 11};
         cr_assert_eq(policy_validate(&p, &facts, &r, &err), -EINVAL);
         cr_assert_str_eq(err.message,
                          "o.yaml:4:11: vms.a.cgroup: \"m.slice/x\\ny\" contains a control character (byte 0x0a)");
         policy_done(&p);
 }
 
-/* ---- the writer ---------------------------------------------------------------------------------------------------- */
+/* ---- the writer ----------------------------------------------------------------------------------------------------
+ */
 
 /* The cgroup `escaped` (YAML double-quoted) reads as `bytes`, is written as `written`, and reads back the same. */
 static void round_trip(const char *escaped, const char *bytes, const char *written) {
@@ -441,12 +448,31 @@ static void round_trip(const char *escaped, const char *bytes, const char *writt
 }
 
 Test(limits, writer_escapes_what_the_reader_refuses) {
-        round_trip("a\\x80b", "a\xc2\x80" "b", "\"a\\x80b\"");
-        round_trip("a\\uFFFEb", "a\xef\xbf\xbe" "b", "\"a\\ufffeb\"");
-        round_trip("a\\u0085b", "a\xc2\x85" "b", "\"a\\x85b\"");
-        round_trip("a\\u2028b", "a\xe2\x80\xa8" "b", "\"a\\u2028b\"");
-        round_trip("a\\uFEFFb", "a\xef\xbb\xbf" "b", "\"a\\ufeffb\"");
-        round_trip("a\\U0010FFFFb", "a\xf4\x8f\xbf\xbf" "b", "\"a\xf4\x8f\xbf\xbf" "b\"");
+        round_trip("a\\x80b",
+                   "a\xc2\x80"
+                   "b",
+                   "\"a\\x80b\"");
+        round_trip("a\\uFFFEb",
+                   "a\xef\xbf\xbe"
+                   "b",
+                   "\"a\\ufffeb\"");
+        round_trip("a\\u0085b",
+                   "a\xc2\x85"
+                   "b",
+                   "\"a\\x85b\"");
+        round_trip("a\\u2028b",
+                   "a\xe2\x80\xa8"
+                   "b",
+                   "\"a\\u2028b\"");
+        round_trip("a\\uFEFFb",
+                   "a\xef\xbb\xbf"
+                   "b",
+                   "\"a\\ufeffb\"");
+        round_trip("a\\U0010FFFFb",
+                   "a\xf4\x8f\xbf\xbf"
+                   "b",
+                   "\"a\xf4\x8f\xbf\xbf"
+                   "b\"");
         round_trip("\\u00e9t\\u00e9", "\xc3\xa9t\xc3\xa9", "\"\xc3\xa9t\xc3\xa9\"");
         round_trip("a\\\\b\\\"c", "a\\b\"c", "\"a\\\\b\\\"c\"");
 }
@@ -456,16 +482,19 @@ Test(limits, writer_refuses_bytes_that_are_not_utf8) {
         char *out = NULL;
 
         policy_init(&p);
-        policy_add_vm(&p, "a")->cgroup = strdup("a\x80" "b");
+        policy_add_vm(&p, "a")->cgroup = strdup("a\x80"
+                                                "b");
         cr_assert_eq(policy_write_string(&p, &out), -EILSEQ);
         cr_assert_null(out);
         free(policy_find_vm(&p, "a")->cgroup);
-        policy_find_vm(&p, "a")->cgroup = strdup("a\xed\xa0\x80" "b"); /* a surrogate */
+        policy_find_vm(&p, "a")->cgroup = strdup("a\xed\xa0\x80"
+                                                 "b"); /* a surrogate */
         cr_assert_eq(policy_write_string(&p, &out), -EILSEQ);
         policy_done(&p);
 }
 
-/* ---- tables -------------------------------------------------------------------------------------------------------- */
+/* ---- tables --------------------------------------------------------------------------------------------------------
+ */
 
 /* Removing entries keeps the index right (io entries come and go with schedctl reset). */
 Test(limits, io_index_after_removals) {
@@ -516,9 +545,10 @@ Test(limits, text_size) {
         free(s);
 }
 
-/* ---- names chosen to collide ------------------------------------------------------------------------------------- */
+/* ---- names chosen to collide -------------------------------------------------------------------------------------
+ */
 
-#define COLLIDE_N 4000
+#define COLLIDE_N   4000
 #define COLLIDE_CAP 8192 /* the index's size for COLLIDE_N names: the power of two at least twice as many */
 
 static double add_vms(char names[][16], size_t n) {
@@ -561,7 +591,8 @@ Test(limits, colliding_names, .timeout = 60) {
         cr_assert_lt(t_colliding, 5 * t_plain + 0.005, "plain %.4f s, colliding %.4f s", t_plain, t_colliding);
 }
 
-/* ---- entries ------------------------------------------------------------------------------------------------------- */
+/* ---- entries -------------------------------------------------------------------------------------------------------
+ */
 
 static void entries(Text *t, Table which, size_t n) {
         if (which == TABLE_VMS) {
@@ -590,7 +621,9 @@ static void entries_at_the_limit(Table which, const char *what) {
         /* the entry one past the limit, by its key */
         snprintf(want, sizeof(want), "f.yaml:%u:%u: %s.%c%u: more than %u %s",
                  POLICY_ENTRIES_MAX + (which == TABLE_VMS ? 2 : 3), which == TABLE_VMS ? 3 : 5,
-                 which == TABLE_VMS ? "vms" : which == TABLE_DEVICES ? "host.devices" : "host.interfaces",
+                 which == TABLE_VMS       ? "vms"
+                 : which == TABLE_DEVICES ? "host.devices"
+                                          : "host.interfaces",
                  which == TABLE_VMS ? 'v' : 'd', POLICY_ENTRIES_MAX, POLICY_ENTRIES_MAX, what);
         parse_fails(t.s, t.len, want);
         free(t.s);
@@ -606,7 +639,8 @@ Test(limits, interfaces_at_the_limit, .timeout = 60) {
         entries_at_the_limit(TABLE_INTERFACES, "interfaces");
 }
 
-/* ---- keys of schedctl set and SetPolicy ------------------------------------------------------------------------------ */
+/* ---- keys of schedctl set and SetPolicy
+ * ------------------------------------------------------------------------------ */
 
 /* A key of many empty parts overran the parts array (found by fuzz-keys). */
 Test(limits, key_of_many_dots) {

@@ -16,7 +16,7 @@
 #include "policy/write.h"
 
 /* Room for the scratch paths ("/tmp/test-load-XXXXXX/d/a-lower.yaml") and the fixtures' paths. */
-#define SHORT_PATH_MAX 128
+#define SHORT_PATH_MAX   128
 #define FIXTURE_PATH_MAX 512
 /* Room for an error message and a path or two. */
 #define WANT_MAX 1024
@@ -301,11 +301,11 @@ Test(fixtures, bad_ones) {
                 const char *file;
                 const char *where_what; /* the message after the file name */
         } cases[] = {
-                { "tests/policies/bad-unknown-key.yaml",
-                  ":4:12: vms.web.cpu.reserv: unknown key (expected reserve, share, limit or burst)" },
-                { "tests/policies/bad-percent.yaml", ":5:14: vms.web.memory.limit: 150% is over 100%" },
-                { "tests/policies/bad-syntax.yaml", ":5:5: YAML syntax error: did not find expected ',' or '}'" },
-                { "tests/policies/bad-two-documents.yaml", ":4:1: more than one YAML document (expected one)" },
+                {"tests/policies/bad-unknown-key.yaml",
+                 ":4:12: vms.web.cpu.reserv: unknown key (expected reserve, share, limit or burst)"},
+                {"tests/policies/bad-percent.yaml", ":5:14: vms.web.memory.limit: 150% is over 100%"},
+                {"tests/policies/bad-syntax.yaml", ":5:5: YAML syntax error: did not find expected ',' or '}'"},
+                {"tests/policies/bad-two-documents.yaml", ":4:1: more than one YAML document (expected one)"},
         };
 
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -325,8 +325,8 @@ Test(fixtures, bad_ones) {
 
 /* The shipped example and the good fixture pass validation on a 2-CPU host; the admission fixture does not. */
 Test(fixtures, validate_on_a_small_host) {
-        static const HostFacts facts = { .cpus_ucpu = 2 * UNIT_UCPU_PER_CPU, .memory_bytes = 8ULL << 30 };
-        static const char *const good[] = { "etc/policy.yaml", "tests/policies/good.yaml" };
+        static const HostFacts facts = {.cpus_ucpu = 2 * UNIT_UCPU_PER_CPU, .memory_bytes = 8ULL << 30};
+        static const char *const good[] = {"etc/policy.yaml", "tests/policies/good.yaml"};
         char path[FIXTURE_PATH_MAX];
         ResolvedPolicy rp;
         PolicyError err;

@@ -36,8 +36,8 @@ static size_t n_messages;
 
 /* The tick is 1 ms (fake_config()); WATCHDOG_USEC of 20 ms asks for a ping
  * every 10 ms. */
-#define WATCHDOG_USEC 20000
-#define TICKS 120
+#define WATCHDOG_USEC  20000
+#define TICKS          120
 #define RELOAD_AT_TICK 60
 
 static void setup(void) {
@@ -159,7 +159,8 @@ Test(manager_notify, ready_status_watchdog_reload_stopping) {
         cr_assert(has(ready, "STATUS="), "READY=1 without a STATUS=: \"%s\"", messages[ready]);
         const char *status = strstr(messages[ready], "STATUS=") + strlen("STATUS=");
         cr_assert(*status != '\0' && *status != '\n', "an empty STATUS=");
-        cr_assert(strstr(status, "web") || strstr(status, "1 VM"), "STATUS= does not speak of the VMs: \"%s\"", status);
+        cr_assert(strstr(status, "web") || strstr(status, "1 VM"), "STATUS= does not speak of the VMs: \"%s\"",
+                  status);
 
         /* A ping every 10 ms of the run: at most one per 10 ms that passed, and
          * most of them (a 1 ms tick can make a ping up to one tick late). */

@@ -109,7 +109,7 @@ Test(manager_pressure, waiting_means_wanting_more) {
  * read).  From tick 300 it runs and the pressure stands still.  An idle VM's
  * pressure is not read, and the first read after it wakes is a new baseline,
  * not a delta over its whole sleep: it never counts as held back. */
-#define SLEEP_TICKS 300
+#define SLEEP_TICKS        300
 #define PRESSURE_FROM_TICK 150
 static unsigned calm_throttled_ticks;
 static unsigned calm_read_after_waking;
@@ -122,7 +122,9 @@ static void sleeper_hook(uint64_t ticks, void *userdata) {
                  ticks < SLEEP_TICKS ? 5000 : 5000 + (ticks - SLEEP_TICKS + 1) * 10);
         fake_put(tree, "calm/cpu.stat", text);
         snprintf(text, sizeof(text), "some avg10=90.00 avg60=0.00 avg300=0.00 total=%" PRIu64 "\n",
-                 ticks < PRESSURE_FROM_TICK ? 0 : ((ticks < SLEEP_TICKS ? ticks : SLEEP_TICKS) - PRESSURE_FROM_TICK + 1) * 1000000);
+                 ticks < PRESSURE_FROM_TICK
+                         ? 0
+                         : ((ticks < SLEEP_TICKS ? ticks : SLEEP_TICKS) - PRESSURE_FROM_TICK + 1) * 1000000);
         fake_put(tree, "calm/cpu.pressure", text);
         copy_line("calm", line, sizeof(line));
         if (strstr(line, " throttled=1 "))

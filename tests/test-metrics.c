@@ -587,7 +587,8 @@ Test(metrics, counters_never_go_back) {
         snprintf(block, sizeof(block), "%s/block", dir);
         o.sys_class_block = block;
         snprintf(text, sizeof(text),
-                 "[schedd]\npolicy = %s/policy.yaml\noverride_dir =\ncgroup_root = %s\nfake_cgroup_root = yes\ntick = 1ms\nstate_dir = %s\n"
+                 "[schedd]\npolicy = %s/policy.yaml\noverride_dir =\ncgroup_root = %s\nfake_cgroup_root = yes\ntick = "
+                 "1ms\nstate_dir = %s\n"
                  "[bus]\nenable = no\n[metrics]\nlisten =\n",
                  dir, tree, state);
         cr_assert_eq(config_parse_string(text, "test.conf", &config, &err), 0, "%s", err.message);

@@ -11,30 +11,30 @@
 #include "policy/write.h"
 
 #define FILE_NAME "f.yaml"
-#define MB 1000000ULL
-#define GIB (1024ULL * 1024ULL * 1024ULL)
+#define MB        1000000ULL
+#define GIB       (1024ULL * 1024ULL * 1024ULL)
 
 /* The language's example, with the columns of its values worked out by hand in the tests below. */
-static const char example[] = "host:\n"                                                                    /* 1 */
-                              "  cpus: auto\n"                                                             /* 2 */
-                              "  memory: auto   # or bytes\n"                                              /* 3 */
-                              "  devices:\n"                                                               /* 4 */
-                              "    vda: { rbps: 500MB, wbps: 300MB, riops: 20000, wiops: 10000 }\n"        /* 5 */
-                              "  interfaces:\n"                                                            /* 6 */
-                              "    eth0: { egress: 1Gbit }\n"                                              /* 7 */
-                              "vms:\n"                                                                     /* 8 */
-                              "  web:\n"                                                                   /* 9 */
-                              "    cgroup: machine.slice/web.scope\n"                                      /* 10 */
-                              "    create: true\n"                                                         /* 11 */
-                              "    cpu:    { reserve: 10%, share: 2, limit: 50%, burst: 200ms }\n"         /* 12 */
-                              "    io:     { vda: { wbps: { reserve: 50MB, limit: 100MB, burst: 10MB }, "  /* 13 */
-                              "riops: { limit: 500 }, share: 1 } }\n"                                      /* 13 */
-                              "    net:    { interface: tap-web, egress: { reserve: 100Mbit, share: 1, "   /* 14 */
-                              "limit: 500Mbit, burst: 1MB } }\n"                                           /* 14 */
-                              "    memory: { reserve: 1G, limit: 2G }\n"                                   /* 15 */
-                              "  batch:\n"                                                                 /* 16 */
-                              "    cpu: { share: 1 }\n"                                                    /* 17 */
-                              "  idle:   # a VM with no settings\n";                                       /* 18 */
+static const char example[] = "host:\n"                                                                   /* 1 */
+                              "  cpus: auto\n"                                                            /* 2 */
+                              "  memory: auto   # or bytes\n"                                             /* 3 */
+                              "  devices:\n"                                                              /* 4 */
+                              "    vda: { rbps: 500MB, wbps: 300MB, riops: 20000, wiops: 10000 }\n"       /* 5 */
+                              "  interfaces:\n"                                                           /* 6 */
+                              "    eth0: { egress: 1Gbit }\n"                                             /* 7 */
+                              "vms:\n"                                                                    /* 8 */
+                              "  web:\n"                                                                  /* 9 */
+                              "    cgroup: machine.slice/web.scope\n"                                     /* 10 */
+                              "    create: true\n"                                                        /* 11 */
+                              "    cpu:    { reserve: 10%, share: 2, limit: 50%, burst: 200ms }\n"        /* 12 */
+                              "    io:     { vda: { wbps: { reserve: 50MB, limit: 100MB, burst: 10MB }, " /* 13 */
+                              "riops: { limit: 500 }, share: 1 } }\n"                                     /* 13 */
+                              "    net:    { interface: tap-web, egress: { reserve: 100Mbit, share: 1, "  /* 14 */
+                              "limit: 500Mbit, burst: 1MB } }\n"                                          /* 14 */
+                              "    memory: { reserve: 1G, limit: 2G }\n"                                  /* 15 */
+                              "  batch:\n"                                                                /* 16 */
+                              "    cpu: { share: 1 }\n"                                                   /* 17 */
+                              "  idle:   # a VM with no settings\n";                                      /* 18 */
 
 static int parse(const char *text, Policy *p, PolicyError *err) {
         return policy_parse_string(text, strlen(text), FILE_NAME, p, err);
@@ -198,8 +198,15 @@ Test(parse, example_vms) {
 /* ---- empty, null and odd documents ----------------------------------------------------------------------------- */
 
 Test(parse, empty_documents_are_empty_policies) {
-        static const char *const texts[] = { "", "\n", "# nothing yet\n", "---\n", "---\n...\n", "{}\n", "~\n",
-                                             "host:\nvms:\n", "vms: {}\nhost: {}\n" };
+        static const char *const texts[] = {"",
+                                            "\n",
+                                            "# nothing yet\n",
+                                            "---\n",
+                                            "---\n...\n",
+                                            "{}\n",
+                                            "~\n",
+                                            "host:\nvms:\n",
+                                            "vms: {}\nhost: {}\n"};
 
         for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
                 Policy p;
@@ -240,7 +247,7 @@ Test(parse, quoted_strings_are_values) {
 }
 
 Test(parse, booleans) {
-        static const char *const yes[] = { "true", "True", "TRUE" }, *const no[] = { "false", "False", "FALSE" };
+        static const char *const yes[] = {"true", "True", "TRUE"}, *const no[] = {"false", "False", "FALSE"};
 
         for (size_t i = 0; i < 3; i++) {
                 char text[64];
@@ -455,9 +462,8 @@ Test(parse, parse_node_with_prefix) {
         cr_assert_eq(policy_find_vm(&p, "web")->cpu.share.loc.line, 4);
 
         cr_assert_eq(policy_parse_node(&doc, broken, "s.yaml", "policy.", &p, &err), -EINVAL);
-        cr_assert_str_eq(err.message,
-                         "s.yaml:7:19: policy.vms.web.cpu.sahre: "
-                         "unknown key (expected reserve, share, limit or burst)");
+        cr_assert_str_eq(err.message, "s.yaml:7:19: policy.vms.web.cpu.sahre: "
+                                      "unknown key (expected reserve, share, limit or burst)");
         cr_assert_eq(policy_parse_node(&doc, listy, "s.yaml", "policy.", &p, &err), -EINVAL);
         cr_assert_str_eq(err.message, "s.yaml:8:8: policy: expected a mapping");
         cr_assert_eq(policy_parse_node(&doc, listy, "s.yaml", "", &p, &err), -EINVAL);
@@ -499,250 +505,249 @@ Test(parse, text_with_length_not_nul_terminated) {
 
 Test(parse, syntax_errors) {
         static const ErrorCase cases[] = {
-                { "vms:\n  web:\n    cpu: { reserve: 10%\n", -EINVAL,
-                  "f.yaml:4:1: YAML syntax error: did not find expected ',' or '}'" },
-                { "vms:\n\tweb: {}\n", -EINVAL,
-                  "f.yaml:2:1: YAML syntax error: found character that cannot start any token" },
-                { "vms:\n  a: b: c\n", -EINVAL,
-                  "f.yaml:2:7: YAML syntax error: mapping values are not allowed in this context" },
-                { "vms:\n  a: *nowhere\n", -EINVAL, "f.yaml:2:6: YAML syntax error: found undefined alias" },
-                { "vms: {}\n\x01\n", -EINVAL, "f.yaml:2:1: YAML syntax error: control characters are not allowed" },
-                { "vms:\n  a: {}\n---\nvms: {}\n", -EINVAL, "f.yaml:3:1: more than one YAML document (expected one)" },
-                { "---\n---\n", -EINVAL, "f.yaml:2:1: more than one YAML document (expected one)" },
+                {"vms:\n  web:\n    cpu: { reserve: 10%\n", -EINVAL,
+                 "f.yaml:4:1: YAML syntax error: did not find expected ',' or '}'"},
+                {"vms:\n\tweb: {}\n", -EINVAL,
+                 "f.yaml:2:1: YAML syntax error: found character that cannot start any token"},
+                {"vms:\n  a: b: c\n", -EINVAL,
+                 "f.yaml:2:7: YAML syntax error: mapping values are not allowed in this context"},
+                {"vms:\n  a: *nowhere\n", -EINVAL, "f.yaml:2:6: YAML syntax error: found undefined alias"},
+                {"vms: {}\n\x01\n", -EINVAL, "f.yaml:2:1: YAML syntax error: control characters are not allowed"},
+                {"vms:\n  a: {}\n---\nvms: {}\n", -EINVAL, "f.yaml:3:1: more than one YAML document (expected one)"},
+                {"---\n---\n", -EINVAL, "f.yaml:2:1: more than one YAML document (expected one)"},
         };
         EXPECT_ERRORS(cases);
 }
 
 Test(parse, unknown_keys) {
         static const ErrorCase cases[] = {
-                { "vm:\n  web: {}\n", -EINVAL, "f.yaml:1:1: vm: unknown key (expected host or vms)" },
-                { "host:\n  cpu: 2\n", -EINVAL,
-                  "f.yaml:2:3: host.cpu: unknown key (expected cpus, memory, devices or interfaces)" },
-                { "host:\n  devices:\n    vda: { rbsp: 1MB }\n", -EINVAL,
-                  "f.yaml:3:12: host.devices.vda.rbsp: unknown key (expected rbps, wbps, riops or wiops)" },
-                { "host:\n  interfaces:\n    eth0: { ingress: 1Gbit }\n", -EINVAL,
-                  "f.yaml:3:13: host.interfaces.eth0.ingress: unknown key (expected egress)" },
-                { "vms:\n  web:\n    cpus: {}\n", -EINVAL,
-                  "f.yaml:3:5: vms.web.cpus: unknown key (expected cgroup, create, cpu, io, net or memory)" },
-                { "vms:\n  web:\n    cpu: { reserv: 10% }\n", -EINVAL,
-                  "f.yaml:3:12: vms.web.cpu.reserv: unknown key (expected reserve, share, limit or burst)" },
-                { "vms:\n  web:\n    io: { vda: { read: {} } }\n", -EINVAL,
-                  "f.yaml:3:18: vms.web.io.vda.read: unknown key (expected rbps, wbps, riops, wiops or share)" },
-                { "vms:\n  web:\n    io: { vda: { rbps: { min: 1 } } }\n", -EINVAL,
-                  "f.yaml:3:26: vms.web.io.vda.rbps.min: unknown key (expected reserve, share, limit or burst)" },
-                { "vms:\n  web:\n    net: { ingress: {} }\n", -EINVAL,
-                  "f.yaml:3:12: vms.web.net.ingress: unknown key (expected interface or egress)" },
-                { "vms:\n  web:\n    net: { egress: { rate: 1 } }\n", -EINVAL,
-                  "f.yaml:3:22: vms.web.net.egress.rate: unknown key (expected reserve, share, limit or burst)" },
-                { "vms:\n  web:\n    memory: { share: 1 }\n", -EINVAL,
-                  "f.yaml:3:15: vms.web.memory.share: unknown key (expected reserve or limit)" },
+                {"vm:\n  web: {}\n", -EINVAL, "f.yaml:1:1: vm: unknown key (expected host or vms)"},
+                {"host:\n  cpu: 2\n", -EINVAL,
+                 "f.yaml:2:3: host.cpu: unknown key (expected cpus, memory, devices or interfaces)"},
+                {"host:\n  devices:\n    vda: { rbsp: 1MB }\n", -EINVAL,
+                 "f.yaml:3:12: host.devices.vda.rbsp: unknown key (expected rbps, wbps, riops or wiops)"},
+                {"host:\n  interfaces:\n    eth0: { ingress: 1Gbit }\n", -EINVAL,
+                 "f.yaml:3:13: host.interfaces.eth0.ingress: unknown key (expected egress)"},
+                {"vms:\n  web:\n    cpus: {}\n", -EINVAL,
+                 "f.yaml:3:5: vms.web.cpus: unknown key (expected cgroup, create, cpu, io, net or memory)"},
+                {"vms:\n  web:\n    cpu: { reserv: 10% }\n", -EINVAL,
+                 "f.yaml:3:12: vms.web.cpu.reserv: unknown key (expected reserve, share, limit or burst)"},
+                {"vms:\n  web:\n    io: { vda: { read: {} } }\n", -EINVAL,
+                 "f.yaml:3:18: vms.web.io.vda.read: unknown key (expected rbps, wbps, riops, wiops or share)"},
+                {"vms:\n  web:\n    io: { vda: { rbps: { min: 1 } } }\n", -EINVAL,
+                 "f.yaml:3:26: vms.web.io.vda.rbps.min: unknown key (expected reserve, share, limit or burst)"},
+                {"vms:\n  web:\n    net: { ingress: {} }\n", -EINVAL,
+                 "f.yaml:3:12: vms.web.net.ingress: unknown key (expected interface or egress)"},
+                {"vms:\n  web:\n    net: { egress: { rate: 1 } }\n", -EINVAL,
+                 "f.yaml:3:22: vms.web.net.egress.rate: unknown key (expected reserve, share, limit or burst)"},
+                {"vms:\n  web:\n    memory: { share: 1 }\n", -EINVAL,
+                 "f.yaml:3:15: vms.web.memory.share: unknown key (expected reserve or limit)"},
         };
         EXPECT_ERRORS(cases);
 }
 
 Test(parse, wrong_types) {
         static const ErrorCase cases[] = {
-                { "- vms\n", -EINVAL, "f.yaml:1:1: expected a mapping at the top level" },
-                { "just a string\n", -EINVAL, "f.yaml:1:1: expected a mapping at the top level" },
-                { "vms: [web]\n", -EINVAL, "f.yaml:1:6: vms: expected a mapping" },
-                { "vms:\n  web: 5\n", -EINVAL, "f.yaml:2:8: vms.web: expected a mapping" },
-                { "vms:\n  web:\n    cpu: 10%\n", -EINVAL, "f.yaml:3:10: vms.web.cpu: expected a mapping" },
-                { "host:\n  devices:\n    - vda\n", -EINVAL, "f.yaml:3:5: host.devices: expected a mapping" },
-                { "vms:\n  web:\n    cpu: { reserve: { a: 1 } }\n", -EINVAL,
-                  "f.yaml:3:21: vms.web.cpu.reserve: expected a value, not a mapping" },
-                { "vms:\n  web:\n    cpu: { share: [1, 2] }\n", -EINVAL,
-                  "f.yaml:3:19: vms.web.cpu.share: expected a value, not a list" },
-                { "vms:\n  web:\n    cgroup: {}\n", -EINVAL,
-                  "f.yaml:3:13: vms.web.cgroup: expected a value, not a mapping" },
-                { "host:\n  cpus: [2]\n", -EINVAL, "f.yaml:2:9: host.cpus: expected a value, not a list" },
-                { "vms:\n  web:\n    cpu: { reserve: }\n", -EINVAL,
-                  "f.yaml:3:21: vms.web.cpu.reserve: missing value" },
-                { "vms:\n  web:\n    create:\n", -EINVAL, "f.yaml:3:12: vms.web.create: missing value" },
-                { "vms:\n  ? [a]\n  : {}\n", -EINVAL, "f.yaml:2:5: vms: expected a name as key, not a list" },
-                { "vms:\n  web:\n    cgroup: \"a\\0b\"\n", -EINVAL,
-                  "f.yaml:3:13: vms.web.cgroup: value contains a NUL character" },
-                { "vms:\n  \"w\\0b\": {}\n", -EINVAL, "f.yaml:2:3: vms: key contains a NUL character" },
-                { "vms:\n  web:\n    create: maybe\n", -EINVAL,
-                  "f.yaml:3:13: vms.web.create: \"maybe\" is not a boolean (expected true or false)" },
-                { "vms:\n  web:\n    create: yes\n", -EINVAL,
-                  "f.yaml:3:13: vms.web.create: \"yes\" is not a boolean (expected true or false)" },
+                {"- vms\n", -EINVAL, "f.yaml:1:1: expected a mapping at the top level"},
+                {"just a string\n", -EINVAL, "f.yaml:1:1: expected a mapping at the top level"},
+                {"vms: [web]\n", -EINVAL, "f.yaml:1:6: vms: expected a mapping"},
+                {"vms:\n  web: 5\n", -EINVAL, "f.yaml:2:8: vms.web: expected a mapping"},
+                {"vms:\n  web:\n    cpu: 10%\n", -EINVAL, "f.yaml:3:10: vms.web.cpu: expected a mapping"},
+                {"host:\n  devices:\n    - vda\n", -EINVAL, "f.yaml:3:5: host.devices: expected a mapping"},
+                {"vms:\n  web:\n    cpu: { reserve: { a: 1 } }\n", -EINVAL,
+                 "f.yaml:3:21: vms.web.cpu.reserve: expected a value, not a mapping"},
+                {"vms:\n  web:\n    cpu: { share: [1, 2] }\n", -EINVAL,
+                 "f.yaml:3:19: vms.web.cpu.share: expected a value, not a list"},
+                {"vms:\n  web:\n    cgroup: {}\n", -EINVAL,
+                 "f.yaml:3:13: vms.web.cgroup: expected a value, not a mapping"},
+                {"host:\n  cpus: [2]\n", -EINVAL, "f.yaml:2:9: host.cpus: expected a value, not a list"},
+                {"vms:\n  web:\n    cpu: { reserve: }\n", -EINVAL, "f.yaml:3:21: vms.web.cpu.reserve: missing value"},
+                {"vms:\n  web:\n    create:\n", -EINVAL, "f.yaml:3:12: vms.web.create: missing value"},
+                {"vms:\n  ? [a]\n  : {}\n", -EINVAL, "f.yaml:2:5: vms: expected a name as key, not a list"},
+                {"vms:\n  web:\n    cgroup: \"a\\0b\"\n", -EINVAL,
+                 "f.yaml:3:13: vms.web.cgroup: value contains a NUL character"},
+                {"vms:\n  \"w\\0b\": {}\n", -EINVAL, "f.yaml:2:3: vms: key contains a NUL character"},
+                {"vms:\n  web:\n    create: maybe\n", -EINVAL,
+                 "f.yaml:3:13: vms.web.create: \"maybe\" is not a boolean (expected true or false)"},
+                {"vms:\n  web:\n    create: yes\n", -EINVAL,
+                 "f.yaml:3:13: vms.web.create: \"yes\" is not a boolean (expected true or false)"},
         };
         EXPECT_ERRORS(cases);
 }
 
 Test(parse, duplicate_keys) {
         static const ErrorCase cases[] = {
-                { "vms: {}\nvms: {}\n", -EINVAL, "f.yaml:2:1: vms: duplicate key" },
-                { "vms:\n  web: {}\n  db: {}\n  web: {}\n", -EINVAL, "f.yaml:4:3: vms.web: duplicate key" },
-                { "vms:\n  web:\n    cpu: { share: 1, share: 2 }\n", -EINVAL,
-                  "f.yaml:3:22: vms.web.cpu.share: duplicate key" },
-                { "host:\n  devices:\n    vda: {}\n    vda: {}\n", -EINVAL,
-                  "f.yaml:4:5: host.devices.vda: duplicate key" },
+                {"vms: {}\nvms: {}\n", -EINVAL, "f.yaml:2:1: vms: duplicate key"},
+                {"vms:\n  web: {}\n  db: {}\n  web: {}\n", -EINVAL, "f.yaml:4:3: vms.web: duplicate key"},
+                {"vms:\n  web:\n    cpu: { share: 1, share: 2 }\n", -EINVAL,
+                 "f.yaml:3:22: vms.web.cpu.share: duplicate key"},
+                {"host:\n  devices:\n    vda: {}\n    vda: {}\n", -EINVAL,
+                 "f.yaml:4:5: host.devices.vda: duplicate key"},
                 /* The first repeat in document order, whichever key came first. */
-                { "vms:\n  x: {}\n  y: {}\n  y: {}\n  x: {}\n", -EINVAL, "f.yaml:4:3: vms.y: duplicate key" },
-                { "vms:\n  a: {}\n  a: {}\n  a: {}\n", -EINVAL, "f.yaml:3:3: vms.a: duplicate key" },
-                { "vms:\n  ab: {}\n  a: {}\n  abc: {}\n  b: {}\n  a: {}\n", -EINVAL,
-                  "f.yaml:6:3: vms.a: duplicate key" },
+                {"vms:\n  x: {}\n  y: {}\n  y: {}\n  x: {}\n", -EINVAL, "f.yaml:4:3: vms.y: duplicate key"},
+                {"vms:\n  a: {}\n  a: {}\n  a: {}\n", -EINVAL, "f.yaml:3:3: vms.a: duplicate key"},
+                {"vms:\n  ab: {}\n  a: {}\n  abc: {}\n  b: {}\n  a: {}\n", -EINVAL,
+                 "f.yaml:6:3: vms.a: duplicate key"},
                 /* Keys compare by text, however quoted. */
-                { "vms:\n  web: {}\n  'web': {}\n", -EINVAL, "f.yaml:3:3: vms.web: duplicate key" },
+                {"vms:\n  web: {}\n  'web': {}\n", -EINVAL, "f.yaml:3:3: vms.web: duplicate key"},
         };
         EXPECT_ERRORS(cases);
 }
 
 Test(parse, bad_amounts) {
         static const ErrorCase cases[] = {
-                { "vms:\n  web:\n    cpu: { reserve: ten }\n", -EINVAL,
-                  "f.yaml:3:21: vms.web.cpu.reserve: \"ten\" is not a number "
-                  "(expected a percentage or CPUs, like 10% or 0.5)" },
-                { "vms:\n  web:\n    cpu: { limit: 1GiB }\n", -EINVAL,
-                  "f.yaml:3:19: vms.web.cpu.limit: \"1GiB\" is not a number "
-                  "(expected a percentage or CPUs, like 10% or 0.5)" },
-                { "vms:\n  web:\n    cpu: { reserve: -5% }\n", -EDOM,
-                  "f.yaml:3:21: vms.web.cpu.reserve: \"-5%\" is negative" },
-                { "vms:\n  web:\n    cpu: { reserve: -0.5 }\n", -EDOM,
-                  "f.yaml:3:21: vms.web.cpu.reserve: \"-0.5\" is negative" },
-                { "vms:\n  web:\n    cpu: { burst: 200 }\n", -EINVAL,
-                  "f.yaml:3:19: vms.web.cpu.burst: \"200\" is not a number (expected a duration, like 200ms)" },
-                { "vms:\n  web:\n    cpu: { burst: 10% }\n", -EINVAL,
-                  "f.yaml:3:19: vms.web.cpu.burst: \"10%\" is not a number (expected a duration, like 200ms)" },
-                { "vms:\n  web:\n    io: { vda: { wbps: { reserve: 50Mbit } } }\n", -EINVAL,
-                  "f.yaml:3:35: vms.web.io.vda.wbps.reserve: \"50Mbit\" is not a number "
-                  "(expected a percentage or bytes per second, like 10% or 50MB)" },
-                { "vms:\n  web:\n    io: { vda: { wbps: { burst: 5% } } }\n", -EINVAL,
-                  "f.yaml:3:33: vms.web.io.vda.wbps.burst: \"5%\" is not a number (expected bytes, like 10MB)" },
-                { "vms:\n  web:\n    io: { vda: { riops: { limit: 5MB } } }\n", -EINVAL,
-                  "f.yaml:3:34: vms.web.io.vda.riops.limit: \"5MB\" is not a number "
-                  "(expected a percentage or operations per second, like 10% or 500)" },
-                { "vms:\n  web:\n    io: { vda: { riops: { burst: lots } } }\n", -EINVAL,
-                  "f.yaml:3:34: vms.web.io.vda.riops.burst: \"lots\" is not a number "
-                  "(expected a number of operations, like 500)" },
-                { "vms:\n  web:\n    net: { egress: { limit: 100MB } }\n", -EINVAL,
-                  "f.yaml:3:29: vms.web.net.egress.limit: \"100MB\" is not a number "
-                  "(expected a percentage or a bit rate, like 10% or 100Mbit)" },
-                { "vms:\n  web:\n    memory: { limit: 2 GiB }\n", -EINVAL,
-                  "f.yaml:3:22: vms.web.memory.limit: \"2 GiB\" is not a number "
-                  "(expected a percentage or bytes, like 10% or 1G)" },
-                { "host:\n  cpus: all\n", -EINVAL,
-                  "f.yaml:2:9: host.cpus: \"all\" is not a number (expected auto or CPUs, like 2)" },
-                { "host:\n  cpus: 50%\n", -EINVAL,
-                  "f.yaml:2:9: host.cpus: \"50%\" is not a number (expected auto or CPUs, like 2)" },
-                { "host:\n  memory: Auto\n", -EINVAL,
-                  "f.yaml:2:11: host.memory: \"Auto\" is not a number (expected auto or bytes, like 16GiB)" },
-                { "host:\n  devices: { vda: { rbps: auto } }\n", -EINVAL,
-                  "f.yaml:2:27: host.devices.vda.rbps: \"auto\" is not a number "
-                  "(expected bytes per second, like 500MB)" },
-                { "host:\n  devices: { vda: { wiops: 1% } }\n", -EINVAL,
-                  "f.yaml:2:28: host.devices.vda.wiops: \"1%\" is not a number "
-                  "(expected operations per second, like 20000)" },
-                { "host:\n  interfaces: { eth0: { egress: 1000 } }\n", -EINVAL,
-                  "f.yaml:2:33: host.interfaces.eth0.egress: \"1000\" is not a number "
-                  "(expected a bit rate, like 1Gbit)" },
-                { "vms:\n  web:\n    cpu: { reserve: auto }\n", -EINVAL,
-                  "f.yaml:3:21: vms.web.cpu.reserve: \"auto\" is not a number "
-                  "(expected a percentage or CPUs, like 10% or 0.5)" },
+                {"vms:\n  web:\n    cpu: { reserve: ten }\n", -EINVAL,
+                 "f.yaml:3:21: vms.web.cpu.reserve: \"ten\" is not a number "
+                 "(expected a percentage or CPUs, like 10% or 0.5)"},
+                {"vms:\n  web:\n    cpu: { limit: 1GiB }\n", -EINVAL,
+                 "f.yaml:3:19: vms.web.cpu.limit: \"1GiB\" is not a number "
+                 "(expected a percentage or CPUs, like 10% or 0.5)"},
+                {"vms:\n  web:\n    cpu: { reserve: -5% }\n", -EDOM,
+                 "f.yaml:3:21: vms.web.cpu.reserve: \"-5%\" is negative"},
+                {"vms:\n  web:\n    cpu: { reserve: -0.5 }\n", -EDOM,
+                 "f.yaml:3:21: vms.web.cpu.reserve: \"-0.5\" is negative"},
+                {"vms:\n  web:\n    cpu: { burst: 200 }\n", -EINVAL,
+                 "f.yaml:3:19: vms.web.cpu.burst: \"200\" is not a number (expected a duration, like 200ms)"},
+                {"vms:\n  web:\n    cpu: { burst: 10% }\n", -EINVAL,
+                 "f.yaml:3:19: vms.web.cpu.burst: \"10%\" is not a number (expected a duration, like 200ms)"},
+                {"vms:\n  web:\n    io: { vda: { wbps: { reserve: 50Mbit } } }\n", -EINVAL,
+                 "f.yaml:3:35: vms.web.io.vda.wbps.reserve: \"50Mbit\" is not a number "
+                 "(expected a percentage or bytes per second, like 10% or 50MB)"},
+                {"vms:\n  web:\n    io: { vda: { wbps: { burst: 5% } } }\n", -EINVAL,
+                 "f.yaml:3:33: vms.web.io.vda.wbps.burst: \"5%\" is not a number (expected bytes, like 10MB)"},
+                {"vms:\n  web:\n    io: { vda: { riops: { limit: 5MB } } }\n", -EINVAL,
+                 "f.yaml:3:34: vms.web.io.vda.riops.limit: \"5MB\" is not a number "
+                 "(expected a percentage or operations per second, like 10% or 500)"},
+                {"vms:\n  web:\n    io: { vda: { riops: { burst: lots } } }\n", -EINVAL,
+                 "f.yaml:3:34: vms.web.io.vda.riops.burst: \"lots\" is not a number "
+                 "(expected a number of operations, like 500)"},
+                {"vms:\n  web:\n    net: { egress: { limit: 100MB } }\n", -EINVAL,
+                 "f.yaml:3:29: vms.web.net.egress.limit: \"100MB\" is not a number "
+                 "(expected a percentage or a bit rate, like 10% or 100Mbit)"},
+                {"vms:\n  web:\n    memory: { limit: 2 GiB }\n", -EINVAL,
+                 "f.yaml:3:22: vms.web.memory.limit: \"2 GiB\" is not a number "
+                 "(expected a percentage or bytes, like 10% or 1G)"},
+                {"host:\n  cpus: all\n", -EINVAL,
+                 "f.yaml:2:9: host.cpus: \"all\" is not a number (expected auto or CPUs, like 2)"},
+                {"host:\n  cpus: 50%\n", -EINVAL,
+                 "f.yaml:2:9: host.cpus: \"50%\" is not a number (expected auto or CPUs, like 2)"},
+                {"host:\n  memory: Auto\n", -EINVAL,
+                 "f.yaml:2:11: host.memory: \"Auto\" is not a number (expected auto or bytes, like 16GiB)"},
+                {"host:\n  devices: { vda: { rbps: auto } }\n", -EINVAL,
+                 "f.yaml:2:27: host.devices.vda.rbps: \"auto\" is not a number "
+                 "(expected bytes per second, like 500MB)"},
+                {"host:\n  devices: { vda: { wiops: 1% } }\n", -EINVAL,
+                 "f.yaml:2:28: host.devices.vda.wiops: \"1%\" is not a number "
+                 "(expected operations per second, like 20000)"},
+                {"host:\n  interfaces: { eth0: { egress: 1000 } }\n", -EINVAL,
+                 "f.yaml:2:33: host.interfaces.eth0.egress: \"1000\" is not a number "
+                 "(expected a bit rate, like 1Gbit)"},
+                {"vms:\n  web:\n    cpu: { reserve: auto }\n", -EINVAL,
+                 "f.yaml:3:21: vms.web.cpu.reserve: \"auto\" is not a number "
+                 "(expected a percentage or CPUs, like 10% or 0.5)"},
         };
         EXPECT_ERRORS(cases);
 }
 
 Test(parse, overflow_by_one) {
         static const ErrorCase cases[] = {
-                { "vms:\n  web:\n    memory: { limit: 18446744073709551616 }\n", -ERANGE,
-                  "f.yaml:3:22: vms.web.memory.limit: \"18446744073709551616\" is too large or too precise" },
-                { "host:\n  devices: { vda: { riops: 18446744073709551616 } }\n", -ERANGE,
-                  "f.yaml:2:28: host.devices.vda.riops: \"18446744073709551616\" is too large or too precise" },
-                { "host:\n  cpus: 18446744073710\n", -ERANGE,
-                  "f.yaml:2:9: host.cpus: \"18446744073710\" is too large or too precise" },
-                { "vms:\n  web:\n    cpu: { burst: 0.5us }\n", -ERANGE,
-                  "f.yaml:3:19: vms.web.cpu.burst: \"0.5us\" is too large or too precise" },
+                {"vms:\n  web:\n    memory: { limit: 18446744073709551616 }\n", -ERANGE,
+                 "f.yaml:3:22: vms.web.memory.limit: \"18446744073709551616\" is too large or too precise"},
+                {"host:\n  devices: { vda: { riops: 18446744073709551616 } }\n", -ERANGE,
+                 "f.yaml:2:28: host.devices.vda.riops: \"18446744073709551616\" is too large or too precise"},
+                {"host:\n  cpus: 18446744073710\n", -ERANGE,
+                 "f.yaml:2:9: host.cpus: \"18446744073710\" is too large or too precise"},
+                {"vms:\n  web:\n    cpu: { burst: 0.5us }\n", -ERANGE,
+                 "f.yaml:3:19: vms.web.cpu.burst: \"0.5us\" is too large or too precise"},
         };
         EXPECT_ERRORS(cases);
 }
 
 Test(parse, percent_over_100) {
         static const ErrorCase cases[] = {
-                { "vms:\n  web:\n    cpu: { reserve: 150% }\n", -ERANGE,
-                  "f.yaml:3:21: vms.web.cpu.reserve: 150% is over 100%" },
-                { "vms:\n  web:\n    cpu: { limit: 100.0001% }\n", -ERANGE,
-                  "f.yaml:3:19: vms.web.cpu.limit: 100.0001% is over 100%" },
-                { "vms:\n  web:\n    io: { vda: { rbps: { limit: 101% } } }\n", -ERANGE,
-                  "f.yaml:3:33: vms.web.io.vda.rbps.limit: 101% is over 100%" },
-                { "vms:\n  web:\n    net: { egress: { reserve: 200% } }\n", -ERANGE,
-                  "f.yaml:3:31: vms.web.net.egress.reserve: 200% is over 100%" },
-                { "vms:\n  web:\n    memory: { reserve: 1000% }\n", -ERANGE,
-                  "f.yaml:3:24: vms.web.memory.reserve: 1000% is over 100%" },
+                {"vms:\n  web:\n    cpu: { reserve: 150% }\n", -ERANGE,
+                 "f.yaml:3:21: vms.web.cpu.reserve: 150% is over 100%"},
+                {"vms:\n  web:\n    cpu: { limit: 100.0001% }\n", -ERANGE,
+                 "f.yaml:3:19: vms.web.cpu.limit: 100.0001% is over 100%"},
+                {"vms:\n  web:\n    io: { vda: { rbps: { limit: 101% } } }\n", -ERANGE,
+                 "f.yaml:3:33: vms.web.io.vda.rbps.limit: 101% is over 100%"},
+                {"vms:\n  web:\n    net: { egress: { reserve: 200% } }\n", -ERANGE,
+                 "f.yaml:3:31: vms.web.net.egress.reserve: 200% is over 100%"},
+                {"vms:\n  web:\n    memory: { reserve: 1000% }\n", -ERANGE,
+                 "f.yaml:3:24: vms.web.memory.reserve: 1000% is over 100%"},
         };
         EXPECT_ERRORS(cases);
 }
 
 Test(parse, share_out_of_range) {
         static const ErrorCase cases[] = {
-                { "vms:\n  web:\n    cpu: { share: 20000 }\n", -ERANGE,
-                  "f.yaml:3:19: vms.web.cpu.share: 20000 is out of range (0 to 10000)" },
-                { "vms:\n  web:\n    cpu: { share: 10001 }\n", -ERANGE,
-                  "f.yaml:3:19: vms.web.cpu.share: 10001 is out of range (0 to 10000)" },
-                { "vms:\n  web:\n    cpu: { share: -1 }\n", -ERANGE,
-                  "f.yaml:3:19: vms.web.cpu.share: -1 is out of range (0 to 10000)" },
-                { "vms:\n  web:\n    cpu: { share: 99999999999999999999999 }\n", -ERANGE,
-                  "f.yaml:3:19: vms.web.cpu.share: 99999999999999999999999 is out of range (0 to 10000)" },
-                { "vms:\n  web:\n    io: { vda: { share: 10001 } }\n", -ERANGE,
-                  "f.yaml:3:25: vms.web.io.vda.share: 10001 is out of range (0 to 10000)" },
-                { "vms:\n  web:\n    net: { egress: { share: 10001 } }\n", -ERANGE,
-                  "f.yaml:3:29: vms.web.net.egress.share: 10001 is out of range (0 to 10000)" },
-                { "vms:\n  web:\n    cpu: { share: 1.5 }\n", -EINVAL,
-                  "f.yaml:3:19: vms.web.cpu.share: \"1.5\" is not a number "
-                  "(expected a whole number from 0 to 10000)" },
-                { "vms:\n  web:\n    cpu: { share: 1k }\n", -EINVAL,
-                  "f.yaml:3:19: vms.web.cpu.share: \"1k\" is not a number "
-                  "(expected a whole number from 0 to 10000)" },
+                {"vms:\n  web:\n    cpu: { share: 20000 }\n", -ERANGE,
+                 "f.yaml:3:19: vms.web.cpu.share: 20000 is out of range (0 to 10000)"},
+                {"vms:\n  web:\n    cpu: { share: 10001 }\n", -ERANGE,
+                 "f.yaml:3:19: vms.web.cpu.share: 10001 is out of range (0 to 10000)"},
+                {"vms:\n  web:\n    cpu: { share: -1 }\n", -ERANGE,
+                 "f.yaml:3:19: vms.web.cpu.share: -1 is out of range (0 to 10000)"},
+                {"vms:\n  web:\n    cpu: { share: 99999999999999999999999 }\n", -ERANGE,
+                 "f.yaml:3:19: vms.web.cpu.share: 99999999999999999999999 is out of range (0 to 10000)"},
+                {"vms:\n  web:\n    io: { vda: { share: 10001 } }\n", -ERANGE,
+                 "f.yaml:3:25: vms.web.io.vda.share: 10001 is out of range (0 to 10000)"},
+                {"vms:\n  web:\n    net: { egress: { share: 10001 } }\n", -ERANGE,
+                 "f.yaml:3:29: vms.web.net.egress.share: 10001 is out of range (0 to 10000)"},
+                {"vms:\n  web:\n    cpu: { share: 1.5 }\n", -EINVAL,
+                 "f.yaml:3:19: vms.web.cpu.share: \"1.5\" is not a number "
+                 "(expected a whole number from 0 to 10000)"},
+                {"vms:\n  web:\n    cpu: { share: 1k }\n", -EINVAL,
+                 "f.yaml:3:19: vms.web.cpu.share: \"1k\" is not a number "
+                 "(expected a whole number from 0 to 10000)"},
         };
         EXPECT_ERRORS(cases);
 }
 
 Test(parse, bad_names) {
         static const ErrorCase cases[] = {
-                { "vms:\n  host: {}\n", -EINVAL, "f.yaml:2:3: vms.host: \"host\" is reserved for the host context" },
-                { "vms:\n  web/1: {}\n", -EINVAL,
-                  "f.yaml:2:3: vms.web/1: invalid VM name (expected 1 to 64 of A-Z a-z 0-9 _ . -)" },
-                { "vms:\n  'a:b': {}\n", -EINVAL,
-                  "f.yaml:2:3: vms.a:b: invalid VM name (expected 1 to 64 of A-Z a-z 0-9 _ . -)" },
-                { "vms:\n  '': {}\n", -EINVAL,
-                  "f.yaml:2:3: vms.: invalid VM name (expected 1 to 64 of A-Z a-z 0-9 _ . -)" },
-                { "host:\n  devices:\n    'sd a': {}\n", -EINVAL,
-                  "f.yaml:3:5: host.devices.sd a: invalid device name (expected 1 to 64 of A-Z a-z 0-9 _ . : -)" },
-                { "host:\n  interfaces:\n    eth/0: {}\n", -EINVAL,
-                  "f.yaml:3:5: host.interfaces.eth/0: invalid interface name "
-                  "(expected 1 to 64 of A-Z a-z 0-9 _ . : -)" },
-                { "vms:\n  web:\n    io: { 'v da': {} }\n", -EINVAL,
-                  "f.yaml:3:11: vms.web.io.v da: invalid device name (expected 1 to 64 of A-Z a-z 0-9 _ . : -)" },
-                { "vms:\n  web:\n    net: { interface: 'tap web' }\n", -EINVAL,
-                  "f.yaml:3:23: vms.web.net.interface: \"tap web\" is not a valid interface name "
-                  "(expected 1 to 64 of A-Z a-z 0-9 _ . : -)" },
+                {"vms:\n  host: {}\n", -EINVAL, "f.yaml:2:3: vms.host: \"host\" is reserved for the host context"},
+                {"vms:\n  web/1: {}\n", -EINVAL,
+                 "f.yaml:2:3: vms.web/1: invalid VM name (expected 1 to 64 of A-Z a-z 0-9 _ . -)"},
+                {"vms:\n  'a:b': {}\n", -EINVAL,
+                 "f.yaml:2:3: vms.a:b: invalid VM name (expected 1 to 64 of A-Z a-z 0-9 _ . -)"},
+                {"vms:\n  '': {}\n", -EINVAL,
+                 "f.yaml:2:3: vms.: invalid VM name (expected 1 to 64 of A-Z a-z 0-9 _ . -)"},
+                {"host:\n  devices:\n    'sd a': {}\n", -EINVAL,
+                 "f.yaml:3:5: host.devices.sd a: invalid device name (expected 1 to 64 of A-Z a-z 0-9 _ . : -)"},
+                {"host:\n  interfaces:\n    eth/0: {}\n", -EINVAL,
+                 "f.yaml:3:5: host.interfaces.eth/0: invalid interface name "
+                 "(expected 1 to 64 of A-Z a-z 0-9 _ . : -)"},
+                {"vms:\n  web:\n    io: { 'v da': {} }\n", -EINVAL,
+                 "f.yaml:3:11: vms.web.io.v da: invalid device name (expected 1 to 64 of A-Z a-z 0-9 _ . : -)"},
+                {"vms:\n  web:\n    net: { interface: 'tap web' }\n", -EINVAL,
+                 "f.yaml:3:23: vms.web.net.interface: \"tap web\" is not a valid interface name "
+                 "(expected 1 to 64 of A-Z a-z 0-9 _ . : -)"},
         };
         EXPECT_ERRORS(cases);
 }
 
 Test(parse, bad_cgroup_paths) {
         static const ErrorCase cases[] = {
-                { "vms:\n  web:\n    cgroup: /machine.slice/web\n", -EINVAL,
-                  "f.yaml:3:13: vms.web.cgroup: \"/machine.slice/web\" must be relative to the cgroup root" },
-                { "vms:\n  web:\n    cgroup: machine.slice/../web\n", -EINVAL,
-                  "f.yaml:3:13: vms.web.cgroup: \"machine.slice/../web\" must not contain . or .." },
-                { "vms:\n  web:\n    cgroup: ..\n", -EINVAL,
-                  "f.yaml:3:13: vms.web.cgroup: \"..\" must not contain . or .." },
-                { "vms:\n  web:\n    cgroup: a/./b\n", -EINVAL,
-                  "f.yaml:3:13: vms.web.cgroup: \"a/./b\" must not contain . or .." },
-                { "vms:\n  web:\n    cgroup: a//b\n", -EINVAL,
-                  "f.yaml:3:13: vms.web.cgroup: \"a//b\" has an empty component" },
-                { "vms:\n  web:\n    cgroup: a/\n", -EINVAL,
-                  "f.yaml:3:13: vms.web.cgroup: \"a/\" has an empty component" },
-                { "vms:\n  web:\n    cgroup: ''\n", -EINVAL,
-                  "f.yaml:3:13: vms.web.cgroup: \"\" is empty (expected a path like machine.slice/web.scope)" },
+                {"vms:\n  web:\n    cgroup: /machine.slice/web\n", -EINVAL,
+                 "f.yaml:3:13: vms.web.cgroup: \"/machine.slice/web\" must be relative to the cgroup root"},
+                {"vms:\n  web:\n    cgroup: machine.slice/../web\n", -EINVAL,
+                 "f.yaml:3:13: vms.web.cgroup: \"machine.slice/../web\" must not contain . or .."},
+                {"vms:\n  web:\n    cgroup: ..\n", -EINVAL,
+                 "f.yaml:3:13: vms.web.cgroup: \"..\" must not contain . or .."},
+                {"vms:\n  web:\n    cgroup: a/./b\n", -EINVAL,
+                 "f.yaml:3:13: vms.web.cgroup: \"a/./b\" must not contain . or .."},
+                {"vms:\n  web:\n    cgroup: a//b\n", -EINVAL,
+                 "f.yaml:3:13: vms.web.cgroup: \"a//b\" has an empty component"},
+                {"vms:\n  web:\n    cgroup: a/\n", -EINVAL,
+                 "f.yaml:3:13: vms.web.cgroup: \"a/\" has an empty component"},
+                {"vms:\n  web:\n    cgroup: ''\n", -EINVAL,
+                 "f.yaml:3:13: vms.web.cgroup: \"\" is empty (expected a path like machine.slice/web.scope)"},
         };
         EXPECT_ERRORS(cases);
 }
 
 Test(parse, good_cgroup_paths) {
-        static const char *const paths[] = { "web", "machine.slice/web.scope", "a/b/c/d", "..a/b..", ".hidden" };
+        static const char *const paths[] = {"web", "machine.slice/web.scope", "a/b/c/d", "..a/b..", ".hidden"};
 
         for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
                 char text[128];

@@ -31,7 +31,7 @@ static const char policy[] = "host:\n"
                              "  db: { cgroup: machine.slice/db.scope, cpu: { share: 1 } }\n";
 
 /* The tick is 1 ms and a read-back comes every 500 ms: this many ticks hold two. */
-#define TICKS 1300
+#define TICKS      1300
 #define SPOIL_TICK 100
 
 static void setup(void) {

@@ -18,9 +18,9 @@
 #include "schedd/alloc.h"
 #include "schedd/sched.h"
 
-#define MAXVM 8
+#define MAXVM     8
 #define TICK_USEC 10000ULL
-#define CPU 1000000.0 /* one CPU in micro-CPUs */
+#define CPU       1000000.0 /* one CPU in micro-CPUs */
 
 typedef struct Env {
         Sched *s;
@@ -33,13 +33,13 @@ typedef struct Env {
         double carry[MAXVM];  /* fractions of tokens not yet reported */
         uint64_t now;
         double window_sec;
-        double lump; /* use is reported in whole lumps of this many tokens (0: 1) */
+        double lump;             /* use is reported in whole lumps of this many tokens (0: 1) */
         bool no_throttle_signal; /* like io.stat: nothing tells a VM was held back (the default) */
-        double deliver; /* the share of the capacity the host really delivers (0: all of it) */
+        double deliver;          /* the share of the capacity the host really delivers (0: all of it) */
 } Env;
 
 static void env_init(Env *e, SchedMode mode, double capacity) {
-        *e = (Env){ .mode = mode, .capacity = capacity, .now = 1000000, .no_throttle_signal = true };
+        *e = (Env){.mode = mode, .capacity = capacity, .now = 1000000, .no_throttle_signal = true};
         e->s = sched_new(mode, (uint64_t)capacity);
         cr_assert_not_null(e->s);
         cr_assert_eq(sched_tick(e->s, e->now, NULL), 0);
@@ -66,7 +66,7 @@ static void host_step(Env *e, double *use) {
                 AllocKey keys[MAXVM];
                 for (int i = 0; i < e->n; i++) {
                         const SchedDecision *d = sched_decision(e->s, e->slot[i]);
-                        items[i] = (AllocItem){ 0, fmin(e->demand[i], (double)d->ceiling), d->weight };
+                        items[i] = (AllocItem){0, fmin(e->demand[i], (double)d->ceiling), d->weight};
                 }
                 alloc_waterfill(e->capacity * (e->deliver > 0 ? e->deliver : 1), items, e->n, use, keys, NULL);
         } else {
@@ -90,7 +90,7 @@ static void env_run(Env *e, double seconds, bool measure) {
         }
         for (int t = 0; t < ticks; t++) {
                 double use[MAXVM];
-                SchedUsage u[MAXVM * 2] = { 0 };
+                SchedUsage u[MAXVM * 2] = {0};
                 host_step(e, use);
                 for (int i = 0; i < e->n; i++) {
                         const SchedDecision *d = sched_decision(e->s, e->slot[i]);
@@ -99,9 +99,9 @@ static void env_run(Env *e, double seconds, bool measure) {
                         uint64_t whole = (uint64_t)(floor(tokens / lump) * lump);
                         e->carry[i] = tokens - (double)whole;
                         u[e->slot[i]].used = whole;
-                        u[e->slot[i]].throttled = e->mode == SCHED_MODE_WEIGHT ? e->demand[i] > (double)d->ceiling
-                                                                               : e->demand[i] > (double)d->rate &&
-                                                                                         !e->no_throttle_signal;
+                        u[e->slot[i]].throttled = e->mode == SCHED_MODE_WEIGHT
+                                                          ? e->demand[i] > (double)d->ceiling
+                                                          : e->demand[i] > (double)d->rate && !e->no_throttle_signal;
                         if (measure)
                                 e->got[i] += (double)whole;
                 }
@@ -115,15 +115,15 @@ static double frac(const Env *e, int i) {
         return e->got[i] / (e->capacity * e->window_sec);
 }
 
-#define assert_frac(e, i, want)                                                                                    \
-        cr_assert(fabs(frac(e, i) - (want)) <= 0.01, "VM %d got %.4f of the host, expected %.4f (mode %d)", i,     \
+#define assert_frac(e, i, want)                                                                                       \
+        cr_assert(fabs(frac(e, i) - (want)) <= 0.01, "VM %d got %.4f of the host, expected %.4f (mode %d)", i,        \
                   frac(e, i), (double)(want), (e)->mode)
 
 static void env_done(Env *e) {
         e->s = sched_free(e->s);
 }
 
-static const SchedMode modes[] = { SCHED_MODE_WEIGHT, SCHED_MODE_RATE };
+static const SchedMode modes[] = {SCHED_MODE_WEIGHT, SCHED_MODE_RATE};
 
 Test(sched, example_reserve_and_shares) {
         for (size_t m = 0; m < 2; m++) {
@@ -375,7 +375,7 @@ Test(sched, update_keeps_tokens_clamped) {
         int a = env_add(&e, 0, 0, 1, 500, 0);
         env_run(&e, 2, false);
         cr_assert_eq(sched_bucket(e.s, e.slot[a])->tokens, 500);
-        SchedParams p = { .reserve = 0, .limit = 1000, .share = 1, .burst = 200 };
+        SchedParams p = {.reserve = 0, .limit = 1000, .share = 1, .burst = 200};
         cr_assert_eq(sched_update(e.s, e.slot[a], &p), 0);
         cr_assert_eq(sched_bucket(e.s, e.slot[a])->tokens, 200);
         p.burst = 800;
@@ -391,7 +391,7 @@ Test(sched, policy_change_takes_effect_within_ticks) {
                 int a = env_add(&e, 0, 0, 1, 0, 2 * CPU);
                 env_add(&e, 0, 0, 1, 0, 2 * CPU);
                 env_run(&e, 1, false);
-                SchedParams p = { .reserve = (uint64_t)(1.6 * CPU), .limit = 2 * CPU, .share = 1 };
+                SchedParams p = {.reserve = (uint64_t)(1.6 * CPU), .limit = 2 * CPU, .share = 1};
                 cr_assert_eq(sched_update(e.s, e.slot[a], &p), 0);
                 env_run(&e, 0.05, false);
                 env_run(&e, 2, true);
@@ -402,7 +402,7 @@ Test(sched, policy_change_takes_effect_within_ticks) {
 
 Test(sched, slots_add_remove_reuse) {
         Sched *s = sched_new(SCHED_MODE_RATE, 100);
-        SchedParams p = { .limit = 100, .share = 1 };
+        SchedParams p = {.limit = 100, .share = 1};
         int a = sched_add(s, &p), b = sched_add(s, &p);
         cr_assert_eq(a, 0);
         cr_assert_eq(b, 1);
@@ -423,17 +423,17 @@ Test(sched, slots_add_remove_reuse) {
 
 Test(sched, bad_params_and_time) {
         Sched *s = sched_new(SCHED_MODE_WEIGHT, 100);
-        SchedParams p = { .reserve = 50, .limit = 40, .share = 1 };
+        SchedParams p = {.reserve = 50, .limit = 40, .share = 1};
         cr_assert_eq(sched_add(s, &p), -EINVAL);
-        p = (SchedParams){ .limit = 101, .share = 1 };
+        p = (SchedParams){.limit = 101, .share = 1};
         cr_assert_eq(sched_add(s, &p), -EINVAL);
-        p = (SchedParams){ .limit = 100, .share = 10001 };
+        p = (SchedParams){.limit = 100, .share = 10001};
         cr_assert_eq(sched_add(s, &p), -EINVAL);
-        p = (SchedParams){ .limit = 100, .share = 10000 };
+        p = (SchedParams){.limit = 100, .share = 10000};
         int a = sched_add(s, &p);
         cr_assert_geq(a, 0);
         cr_assert_eq(sched_update(s, 7, &p), -ENOENT);
-        SchedUsage u[1] = { { 0 } };
+        SchedUsage u[1] = {{0}};
         cr_assert_eq(sched_tick(s, 1000, u), 0);
         cr_assert_eq(sched_tick(s, 999, u), -EINVAL);
         cr_assert_eq(sched_tick(s, 1000, u), 0);
@@ -446,9 +446,9 @@ Test(sched, zero_capacity_and_no_vms) {
         Sched *s = sched_new(SCHED_MODE_RATE, 0);
         cr_assert_eq(sched_tick(s, 0, NULL), 0);
         cr_assert_eq(sched_tick(s, 10000, NULL), 0);
-        SchedParams p = { .limit = 0, .share = 1 };
+        SchedParams p = {.limit = 0, .share = 1};
         int a = sched_add(s, &p);
-        SchedUsage u[1] = { { 0 } };
+        SchedUsage u[1] = {{0}};
         cr_assert_eq(sched_tick(s, 20000, u), 0);
         cr_assert_eq(sched_tick(s, 30000, u), 0);
         cr_assert_eq(sched_decision(s, a)->rate, 0);
@@ -456,7 +456,7 @@ Test(sched, zero_capacity_and_no_vms) {
 }
 
 Test(sched, cpu_max_quota) {
-        SchedDecision d = { .ceiling = 500000 };
+        SchedDecision d = {.ceiling = 500000};
         cr_assert_eq(sched_cpu_max_quota_usec(&d, 2000000, 100000), 50000);
         d.ceiling = 2000000;
         cr_assert_eq(sched_cpu_max_quota_usec(&d, 2000000, 100000), 0);
@@ -485,14 +485,14 @@ Test(sched, waited_for_a_cpu) {
 static void biased_tick(Sched *s, uint64_t *now, int a, int b, uint64_t used_a, uint64_t used_b) {
         SchedUsage u[2] = {};
 
-        u[a] = (SchedUsage){ .used = used_a, .throttled = true };
-        u[b] = (SchedUsage){ .used = used_b, .throttled = true };
+        u[a] = (SchedUsage){.used = used_a, .throttled = true};
+        u[b] = (SchedUsage){.used = used_b, .throttled = true};
         *now += 100000;
         cr_assert_eq(sched_tick(s, *now, u), 0);
 }
 
 Test(sched, weights_lean_against_a_kernel_that_favours_one_vm) {
-        SchedParams p = { .reserve = 0, .limit = 2000000, .share = 1, .burst = 0 };
+        SchedParams p = {.reserve = 0, .limit = 2000000, .share = 1, .burst = 0};
         Sched *s = sched_new(SCHED_MODE_WEIGHT, 2000000);
         uint64_t now = 1000000;
         int a, b;
@@ -532,8 +532,8 @@ Test(sched, a_full_bucket_fills_and_drains_together) {
         /* A 1-CPU entitlement, a full 500 ms bucket, 100 ms ticks: a tick in
          * which it uses 150 ms costs it 50 ms of tokens, not the 100 ms a
          * refill into the full bucket first would lose. */
-        SchedParams pa = { .reserve = 0, .limit = 2000000, .share = 1, .burst = 500000 };
-        SchedParams pb = { .reserve = 0, .limit = 2000000, .share = 1, .burst = 0 };
+        SchedParams pa = {.reserve = 0, .limit = 2000000, .share = 1, .burst = 500000};
+        SchedParams pb = {.reserve = 0, .limit = 2000000, .share = 1, .burst = 0};
         Sched *s = sched_new(SCHED_MODE_WEIGHT, 2000000);
         uint64_t now = 1000000;
         SchedUsage u[2] = {};
@@ -544,20 +544,20 @@ Test(sched, a_full_bucket_fills_and_drains_together) {
         b = sched_add(s, &pb);
         cr_assert_eq(sched_tick(s, now, NULL), 0);
         /* A idles long enough to fill its bucket; B is busy. */
-        u[b] = (SchedUsage){ .used = 200000, .throttled = true };
+        u[b] = (SchedUsage){.used = 200000, .throttled = true};
         for (int i = 0; i < 10; i++) {
                 now += 100000;
                 cr_assert_eq(sched_tick(s, now, u), 0);
         }
         cr_assert_eq(sched_bucket(s, a)->tokens, 500000);
-        u[a] = (SchedUsage){ .used = 150000, .throttled = true };
-        u[b] = (SchedUsage){ .used = 50000, .throttled = true };
+        u[a] = (SchedUsage){.used = 150000, .throttled = true};
+        u[b] = (SchedUsage){.used = 50000, .throttled = true};
         now += 100000;
         cr_assert_eq(sched_tick(s, now, u), 0);
         cr_assert_eq(sched_bucket(s, a)->tokens, 450000);
         cr_assert_eq(sched_bucket(s, a)->size, 500000, "the size is back");
         /* Using less than the refill: still capped at the size. */
-        u[a] = (SchedUsage){ .used = 10000 };
+        u[a] = (SchedUsage){.used = 10000};
         now += 100000;
         cr_assert_eq(sched_tick(s, now, u), 0);
         cr_assert_eq(sched_bucket(s, a)->tokens, 500000);
@@ -570,7 +570,7 @@ Test(sched, flickering_saturation_keeps_weight_still) {
          * accounting), over and over.  A saturated VM stays "wanting more"
          * through such dips, so its weight does not swing with each. */
         Sched *s = sched_new(SCHED_MODE_WEIGHT, (uint64_t)(2 * CPU));
-        SchedParams p = { .limit = (uint64_t)(2 * CPU), .share = 1 };
+        SchedParams p = {.limit = (uint64_t)(2 * CPU), .share = 1};
         uint64_t now = 1000000;
         cr_assert_eq(sched_tick(s, now, NULL), 0);
         int a = sched_add(s, &p), b = sched_add(s, &p);
@@ -579,7 +579,7 @@ Test(sched, flickering_saturation_keeps_weight_still) {
 
         unsigned changes = 0, last_weight = 0;
         for (int t = 0; t < 300; t++) {
-                SchedUsage u[2] = { 0 };
+                SchedUsage u[2] = {0};
                 u[a].used = t % 2 == 0 ? TICK_USEC : TICK_USEC * 7 / 10;
                 u[b].used = TICK_USEC;
                 now += TICK_USEC;

@@ -62,8 +62,8 @@ Test(usage, a_steady_vm_is_read_once_a_second_and_its_use_is_all_told) {
         cr_assert_geq(reads, 9);
         cr_assert_leq(reads, 11);
         /* Told what it used, to within what is still being spread (none at an exact rate). */
-        cr_assert_leq(counter - told, 500000 * USAGE_WINDOW_USEC / 1000000, "told %lu of %lu",
-                      (unsigned long)told, (unsigned long)counter);
+        cr_assert_leq(counter - told, 500000 * USAGE_WINDOW_USEC / 1000000, "told %lu of %lu", (unsigned long)told,
+                      (unsigned long)counter);
         cr_assert_leq(told, counter);
 }
 

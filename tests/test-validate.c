@@ -528,10 +528,13 @@ Test(validate, error_duplicate_cgroup) {
         /* A model built in code (the parser refuses these) with a path that is not relative. */
         free(v->cgroup);
         v->cgroup = strdup("/machine.slice/batch");
-        validate_fails(&p, &facts_2cpu, "over.yaml:4:11: vms.batch.cgroup: \"/machine.slice/batch\" must be relative to the cgroup root");
+        validate_fails(
+                &p, &facts_2cpu,
+                "over.yaml:4:11: vms.batch.cgroup: \"/machine.slice/batch\" must be relative to the cgroup root");
         free(v->cgroup);
         v->cgroup = strdup("machine.slice/batch/");
-        validate_fails(&p, &facts_2cpu, "over.yaml:4:11: vms.batch.cgroup: \"machine.slice/batch/\" has an empty component");
+        validate_fails(&p, &facts_2cpu,
+                       "over.yaml:4:11: vms.batch.cgroup: \"machine.slice/batch/\" has an empty component");
         free(policy_find_vm(&p, "web")->cgroup);
         policy_find_vm(&p, "web")->cgroup = NULL;
 

@@ -93,11 +93,11 @@ static void expect_round_trip(const Policy *p) {
 }
 
 static Amount absolute(uint64_t v) {
-        return (Amount){ .kind = AMOUNT_ABSOLUTE, .value = v };
+        return (Amount){.kind = AMOUNT_ABSOLUTE, .value = v};
 }
 
 static Amount percent(uint64_t ppm) {
-        return (Amount){ .kind = AMOUNT_PERCENT, .value = ppm };
+        return (Amount){.kind = AMOUNT_PERCENT, .value = ppm};
 }
 
 Test(write, example_text) {
@@ -223,15 +223,14 @@ Test(write, percent_stays_percent) {
 
 /* Values at the edges of every kind of amount: each must come back exactly. */
 static const uint64_t odd_values[] = {
-        0,          1,          7,           999,         1000,       1001,        1023,
-        1024,       1025,       1536,        999999,      1000000,    1000001,     1048576,
-        1073741824, 1610612736, 12345678901, 1ULL << 40,  1ULL << 50, 1ULL << 63, UINT64_MAX - 1,
-        UINT64_MAX,
+        0,           1,          7,          999,        1000,           1001,       1023,       1024,
+        1025,        1536,       999999,     1000000,    1000001,        1048576,    1073741824, 1610612736,
+        12345678901, 1ULL << 40, 1ULL << 50, 1ULL << 63, UINT64_MAX - 1, UINT64_MAX,
 };
 
-static const uint64_t odd_ppm[] = { 0, 1, 5, 9999, 10000, 125000, 333333, 999999, 1000000 };
+static const uint64_t odd_ppm[] = {0, 1, 5, 9999, 10000, 125000, 333333, 999999, 1000000};
 
-static const uint64_t odd_shares[] = { 0, 1, 2, 9999, 10000 };
+static const uint64_t odd_shares[] = {0, 1, 2, 9999, 10000};
 
 #define ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -242,13 +241,13 @@ static void fill_all(Policy *p, Amount (*make)(uint64_t), uint64_t v, uint64_t s
         HostInterface *iface = policy_add_interface(p, "eth0");
 
         cr_assert(vm && io && d && iface);
-        vm->cpu = (ResourcePolicy){ make(v), absolute(share), make(v), { 0 } };
-        vm->net_egress = (ResourcePolicy){ make(v), absolute(share), make(v), { 0 } };
+        vm->cpu = (ResourcePolicy){make(v), absolute(share), make(v), {0}};
+        vm->net_egress = (ResourcePolicy){make(v), absolute(share), make(v), {0}};
         vm->mem_reserve = make(v);
         vm->mem_limit = make(v);
         io->share = absolute(share);
         for (int dir = 0; dir < _IO_DIR_MAX; dir++)
-                io->dir[dir] = (ResourcePolicy){ make(v), absolute(share), make(v), { 0 } };
+                io->dir[dir] = (ResourcePolicy){make(v), absolute(share), make(v), {0}};
 
         /* Bursts and capacities are never percentages. */
         vm->cpu.burst = absolute(v);
@@ -289,7 +288,7 @@ Test(write, auto_and_booleans) {
         char *text;
 
         policy_init(&p);
-        p.host.cpus = (Amount){ .kind = AMOUNT_AUTO };
+        p.host.cpus = (Amount){.kind = AMOUNT_AUTO};
         p.host.memory = absolute(16ULL << 30);
         policy_add_vm(&p, "a")->create = 0;
         policy_add_vm(&p, "b")->create = 1;

@@ -92,7 +92,7 @@ static int bench(size_t n_vms) {
 }
 
 int main(void) {
-        static const size_t sizes[] = { 10, 100, 1000, 10000 };
+        static const size_t sizes[] = {10, 100, 1000, 10000};
 
         printf("scheduler core, weight mode (CPU), one resource, tick %llu us\n", (unsigned long long)TICK_USEC);
         printf("%8s %10s %14s %14s %14s %12s\n", "VMs", "ticks", "ns/VM/tick", "us/tick", "heap B/VM", "state B/VM");

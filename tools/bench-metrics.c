@@ -366,7 +366,8 @@ static int run_phase(const char *dir, double seconds, bool scrape, Phase *ret) {
         int r;
 
         snprintf(text, sizeof(text),
-                 "[schedd]\npolicy = %s/policy.yaml\noverride_dir =\ncgroup_root = %s/cg\nfake_cgroup_root = yes\ntick = 10ms\n"
+                 "[schedd]\npolicy = %s/policy.yaml\noverride_dir =\ncgroup_root = %s/cg\nfake_cgroup_root = "
+                 "yes\ntick = 10ms\n"
                  "state_dir = %s/state\n[bus]\nenable = no\n[metrics]\nlisten =\n",
                  dir, dir, dir);
         r = config_parse_string(text, "bench.conf", &config, &err);

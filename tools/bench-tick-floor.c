@@ -85,7 +85,7 @@ static int parse_u64(const char *s, uint64_t min, uint64_t *ret) {
 /* The counters move every 10 ms (a tick), or every BUSY/FEED_WRITES_PER_PERIOD
  * ticks where that is more: 1,000 writes a period is what this 2-CPU machine
  * can spare beside schedd (10,000 VMs: their counters move every 100 ms). */
-#define FEED_PERIOD_USEC 10000ULL
+#define FEED_PERIOD_USEC       10000ULL
 #define FEED_WRITES_PER_PERIOD 1000ULL
 /* A tenth of the busy VMs change their demand every second. */
 #define FEED_CHANGE_DIVISOR 10
@@ -134,7 +134,8 @@ static int make_tree(const char *root, uint64_t n) {
                                 return r;
                 snprintf(stat, sizeof(stat),
                          "usage_usec %015d\nuser_usec 0\nsystem_usec 0\nnr_periods 0\nnr_throttled 0\n"
-                         "throttled_usec 0\n", 0);
+                         "throttled_usec 0\n",
+                         0);
                 if ((r = put(dir, "cpu.stat", stat)) < 0)
                         return r;
         }
@@ -180,8 +181,9 @@ static int feed(const char *root, uint64_t n, uint64_t busy, uint64_t seconds) {
                 if (fds[i] < 0)
                         return -errno;
         }
-        fprintf(stderr, "feed: %" PRIu64 " of %" PRIu64 " VMs busy at %" PRIu64 " us/s each, counters every %" PRIu64
-                        " us\n", busy, n, full_rate, period);
+        fprintf(stderr,
+                "feed: %" PRIu64 " of %" PRIu64 " VMs busy at %" PRIu64 " us/s each, counters every %" PRIu64 " us\n",
+                busy, n, full_rate, period);
         start = last_change = last = mono_usec();
         next = start + period;
         while (mono_usec() < start + seconds * 1000000ULL) {
@@ -221,7 +223,7 @@ static int feed(const char *root, uint64_t n, uint64_t busy, uint64_t seconds) {
 }
 
 int main(int argc, char **argv) {
-        Floor f = { .tick_usec = DEFAULT_TICK_USEC };
+        Floor f = {.tick_usec = DEFAULT_TICK_USEC};
 
         if (argc == 4 && strcmp(argv[1], "--tree") == 0) {
                 uint64_t n;
@@ -262,8 +264,8 @@ int main(int argc, char **argv) {
                 r = sd_event_now(e, CLOCK_MONOTONIC, &now);
         if (r >= 0) {
                 f.next_usec = now + f.tick_usec;
-                r = sd_event_add_time(e, NULL, CLOCK_MONOTONIC, f.next_usec,
-                                      f.tick_usec / TICK_ACCURACY_DIVISOR ?: 1, on_tick, &f);
+                r = sd_event_add_time(e, NULL, CLOCK_MONOTONIC, f.next_usec, f.tick_usec / TICK_ACCURACY_DIVISOR ?: 1,
+                                      on_tick, &f);
         }
         if (r >= 0)
                 r = sd_event_loop(e);

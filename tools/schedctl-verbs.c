@@ -332,8 +332,8 @@ static int read_vm_property(sd_bus_message *m, const char *name, void *userdata)
                 return handled(read_io(m, v));
         for (size_t i = 0; i < sizeof(vm_u64_properties) / sizeof(vm_u64_properties[0]); i++)
                 if (strcmp(name, vm_u64_properties[i].name) == 0)
-                        return handled(sd_bus_message_read(
-                                m, "v", "t", (uint64_t *)((char *)v + vm_u64_properties[i].offset)));
+                        return handled(sd_bus_message_read(m, "v", "t",
+                                                           (uint64_t *)((char *)v + vm_u64_properties[i].offset)));
         return 0;
 }
 

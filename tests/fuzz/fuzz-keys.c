@@ -25,7 +25,7 @@ static const char base[] = "host:\n"
                            "  db: { io: { vda: { wbps: { reserve: 50MB } } } }\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static const HostFacts facts = { .cpus_ucpu = 4000000, .memory_bytes = 8ULL << 30 };
+        static const HostFacts facts = {.cpus_ucpu = 4000000, .memory_bytes = 8ULL << 30};
         const char *vm, *key, *value;
         PolicyError err = {};
         Policy p, back;

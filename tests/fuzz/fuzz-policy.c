@@ -15,7 +15,7 @@
 #include "policy/write.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static const HostFacts facts = { .cpus_ucpu = 4000000, .memory_bytes = 8ULL << 30 };
+        static const HostFacts facts = {.cpus_ucpu = 4000000, .memory_bytes = 8ULL << 30};
         PolicyError err = {};
         ResolvedPolicy rp;
         Policy p, back, copy;

@@ -17,12 +17,9 @@ typedef struct UnitPair {
 } UnitPair;
 
 static const UnitPair units[] = {
-        { "percent", unit_parse_percent, unit_format_percent },
-        { "cpus", unit_parse_cpus, unit_format_cpus },
-        { "duration", unit_parse_duration, unit_format_duration },
-        { "bytes", unit_parse_bytes, unit_format_bytes },
-        { "bitrate", unit_parse_bitrate, unit_format_bitrate },
-        { "count", unit_parse_count, unit_format_count },
+        {"percent", unit_parse_percent, unit_format_percent},    {"cpus", unit_parse_cpus, unit_format_cpus},
+        {"duration", unit_parse_duration, unit_format_duration}, {"bytes", unit_parse_bytes, unit_format_bytes},
+        {"bitrate", unit_parse_bitrate, unit_format_bitrate},    {"count", unit_parse_count, unit_format_count},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

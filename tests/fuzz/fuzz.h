@@ -15,14 +15,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * largest seed (a scenario) is a few KB. */
 #define FUZZ_INPUT_MAX (64U * 1024U)
 
-#define fuzz_assert(cond, ...)                                                                                       \
-        do {                                                                                                         \
-                if (!(cond)) {                                                                                       \
-                        fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond);                                   \
-                        fprintf(stderr, __VA_ARGS__);                                                                \
-                        fputc('\n', stderr);                                                                         \
-                        abort();                                                                                     \
-                }                                                                                                    \
+#define fuzz_assert(cond, ...)                                                                                        \
+        do {                                                                                                          \
+                if (!(cond)) {                                                                                        \
+                        fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond);                                    \
+                        fprintf(stderr, __VA_ARGS__);                                                                 \
+                        fputc('\n', stderr);                                                                          \
+                        abort();                                                                                      \
+                }                                                                                                     \
         } while (0)
 
 /* A malloc()ed copy of the input with a NUL after it; NULL on OOM. */

@@ -992,9 +992,8 @@ int main(int argc, char **argv) {
 
                 for (unsigned i = 0; i < run.n_children; i++)
                         starts[i] = run.start_usec;
-                if (run.n_children > 0 &&
-                    write(go_pipe[1], starts, run.n_children * sizeof(starts[0])) !=
-                            (ssize_t)(run.n_children * sizeof(starts[0])))
+                if (run.n_children > 0 && write(go_pipe[1], starts, run.n_children * sizeof(starts[0])) !=
+                                                  (ssize_t)(run.n_children * sizeof(starts[0])))
                         failed = true;
         }
         close(ready_pipe[0]);

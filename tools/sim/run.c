@@ -24,7 +24,7 @@ typedef struct RunVm {
         uint64_t last_usage_usec; /* at the previous tick (the daemon's memory) */
         uint64_t last_nr_throttled;
         uint64_t last_waited_usec; /* cpu.pressure's "some" total then */
-        bool write_failed; /* a refused write was already reported */
+        bool write_failed;         /* a refused write was already reported */
         /* counters that survive the cgroup vanishing and the core's slot going */
         uint64_t usage_carried_usec;
         uint64_t nr_throttled_carried;
@@ -427,8 +427,9 @@ static int daemon_tick(Run *run) {
                                      sched_cpu_waited(waited - v->last_waited_usec, sc->tick_usec),
                 };
                 v->last_waited_usec = waited;
-                v->idle_usec = run->usage[v->slot].used > 0 || run->usage[v->slot].throttled ? 0
-                                                                                            : v->idle_usec + sc->tick_usec;
+                v->idle_usec = run->usage[v->slot].used > 0 || run->usage[v->slot].throttled
+                                       ? 0
+                                       : v->idle_usec + sc->tick_usec;
                 v->last_usage_usec = st.usage_usec;
                 v->last_nr_throttled = st.nr_throttled;
         }

@@ -190,7 +190,7 @@ typedef struct Scenario {
         uint64_t measure_from_usec;
         uint64_t measure_to_usec;
         ScenarioExpect expect;
-        unsigned tiers; /* ScenarioTier bits, never 0 */
+        unsigned tiers;      /* ScenarioTier bits, never 0 */
         ScenarioFile *files; /* cgroup_files */
         size_t n_files;
         char **vms; /* every VM any policy of the scenario names, in order of appearance */
