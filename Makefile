@@ -54,7 +54,7 @@ include bpf/Makefile.inc
 TOOLS := $(if $(wildcard schedd/schedd.c),$(BUILD)/schedd) $(BUILD)/schedsim $(BUILD)/schedctl $(BUILD)/bench-core
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test-*.c))
 
-.PHONY: all deps check check-unit check-asan check-scenarios check-demo check-fresh bench demo demo-sim clean format
+.PHONY: all deps check check-format check-unit check-asan check-scenarios check-demo check-fresh bench demo demo-sim clean format
 .DEFAULT_GOAL := all
 
 all: $(TOOLS) $(TESTS)
@@ -105,6 +105,7 @@ deps:
 # simulator, then the daemon end to end on this machine: the bus and schedctl,
 # the metrics endpoint, make install.
 check: deps
+	$(MAKE) check-format
 	$(MAKE) check-man
 	$(MAKE) check-unit
 	$(MAKE) check-asan
@@ -162,6 +163,10 @@ demo-sim: deps $(BUILD)/schedsim
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# Every C file as .clang-format has it (part of make check); `make format` fixes them.
+check-format: deps
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h') && echo "check-format: every C file formatted"
 
 # ---- Metrics, and installing schedd as a service ---------------------------
 #
