@@ -390,6 +390,23 @@ static uint64_t cost_now_nsec(void) {
         return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* One read of v's cpu.stat into *ret, counted; a failure other than a
+ * cgroup gone is warned about once, a success clears that warning. */
+static int vm_read_cpu_stat(Manager *m, ManagerVm *v, CpuStat *ret) {
+        int r;
+
+        m->cost.cpu_stat_reads++;
+        r = manager_vm_check_gone(v, cgroup_vm_read_cpu_stat(v->cg, ret));
+        if (r == -ENODEV)
+                return r;
+        if (r < 0) {
+                vm_warn_file(v, CGROUP_FILE_CPU_STAT, r, "read");
+                return r;
+        }
+        v->warned_files &= ~(1U << CGROUP_FILE_CPU_STAT);
+        return 0;
+}
+
 /* usage_reads = adaptive (usage.h): a steady VM is read once every
  * USAGE_STEADY_POLL_USEC and told its rate in between; the others every
  * tick.  An idle VM's cpu.pressure is not read (as below). */
@@ -417,16 +434,12 @@ static void read_cpu_adaptive(Manager *m) {
                         m->cost.estimates++;
                         continue;
                 }
-                m->cost.cpu_stat_reads++;
-                r = manager_vm_check_gone(v, cgroup_vm_read_cpu_stat(v->cg, &st));
-                if (r == -ENODEV)
-                        continue;
+                r = vm_read_cpu_stat(m, v, &st);
                 if (r < 0) {
-                        vm_warn_file(v, CGROUP_FILE_CPU_STAT, r, "read");
-                        usage_plan_wake(&v->usage);
+                        if (r != -ENODEV)
+                                usage_plan_wake(&v->usage);
                         continue;
                 }
-                v->warned_files &= ~(1U << CGROUP_FILE_CPU_STAT);
                 interval = v->usage.last_read_usec > 0 && now > v->usage.last_read_usec ? now - v->usage.last_read_usec
                                                                                         : m->elapsed_usec;
                 if (v->have_last_cpu) {
@@ -460,7 +473,6 @@ void manager_read_cpu(Manager *m) {
         for (size_t i = 0; i < m->n_vms; i++) {
                 ManagerVm *v = m->vms[i];
                 CpuStat st;
-                int r;
 
                 if (v->state != MANAGER_VM_MANAGED || v->gone)
                         continue;
@@ -472,15 +484,8 @@ void manager_read_cpu(Manager *m) {
                         v->idle_ticks++;
                         continue;
                 }
-                m->cost.cpu_stat_reads++;
-                r = manager_vm_check_gone(v, cgroup_vm_read_cpu_stat(v->cg, &st));
-                if (r == -ENODEV)
+                if (vm_read_cpu_stat(m, v, &st) < 0)
                         continue;
-                if (r < 0) {
-                        vm_warn_file(v, CGROUP_FILE_CPU_STAT, r, "read");
-                        continue;
-                }
-                v->warned_files &= ~(1U << CGROUP_FILE_CPU_STAT);
                 if (v->have_last_cpu) {
                         v->cpu_used_usec = counter_delta(st.usage_usec, v->last_cpu.usage_usec);
                         v->cpu_throttled = st.nr_throttled > v->last_cpu.nr_throttled;
